@@ -1,0 +1,75 @@
+// Convolution NCHW (groups 1, dilation 1) as GEMM: output[M × OH·OW] = W[M × C·KH·KW] · columns.
+// A 1×1 stride-1 unpadded convolution multiplies the input directly (its rows are already the columns);
+// anything else first unfolds the input into `scratch` with im2col.
+
+import { gemm } from './gemm';
+
+/** Output extent of one spatial axis; the runtime resolves ceil mode before calling. */
+// @ts-ignore: decorator
+@inline function outputExtent(size: i32, kernel: i32, stride: i32, padBegin: i32, padEnd: i32): i32 {
+  return (size + padBegin + padEnd - kernel) / stride + 1;
+}
+
+/**
+ * Unfolds input[C×H×W] into columns[(C·KH·KW) × (OH·OW)]: row (c, ky, kx) holds, for every output
+ * pixel, the input value under that kernel tap, or 0 in the padding.
+ */
+export function im2col(
+  input: usize, C: i32, H: i32, W: i32, KH: i32, KW: i32, SH: i32, SW: i32,
+  padTop: i32, padLeft: i32, OH: i32, OW: i32, columns: usize,
+): void {
+  let dst = columns;
+  for (let c = 0; c < C; c++) {
+    const plane = input + (<usize>(c * H * W) << 2);
+    for (let ky = 0; ky < KH; ky++) {
+      for (let kx = 0; kx < KW; kx++) {
+        // Output columns [oxBegin, oxEnd) read inside the input row; the rest read padding.
+        const oxBegin = min(OW, max(0, (padLeft - kx + SW - 1) / SW));
+        const oxEnd = max(oxBegin, min(OW, (W + padLeft - kx + SW - 1) / SW));
+        for (let oy = 0; oy < OH; oy++) {
+          const iy = oy * SH + ky - padTop;
+          if (iy < 0 || iy >= H) {
+            memory.fill(dst, 0, <usize>OW << 2);
+          } else {
+            memory.fill(dst, 0, <usize>oxBegin << 2);
+            const row = plane + (<usize>(iy * W + kx - padLeft) << 2);
+            if (SW == 1) {
+              memory.copy(dst + (<usize>oxBegin << 2), row + (<usize>oxBegin << 2), <usize>(oxEnd - oxBegin) << 2);
+            } else {
+              for (let ox = oxBegin; ox < oxEnd; ox++) {
+                store<f32>(dst + (<usize>ox << 2), load<f32>(row + (<usize>(ox * SW) << 2)));
+              }
+            }
+            memory.fill(dst + (<usize>oxEnd << 2), 0, <usize>(OW - oxEnd) << 2);
+          }
+          dst += <usize>OW << 2;
+        }
+      }
+    }
+  }
+}
+
+/**
+ * output[M×OH×OW] = conv(input[C×H×W], weights) + bias, optional ReLU. `packedWeights` come from
+ * packGemmWeights over the [M × C·KH·KW] weight matrix; `scratch` holds C·KH·KW·OH·OW floats
+ * unless the convolution is a pointwise one.
+ */
+export function conv2d(
+  input: usize, C: i32, H: i32, W: i32,
+  packedWeights: usize, bias: usize, M: i32, KH: i32, KW: i32, SH: i32, SW: i32,
+  padTop: i32, padLeft: i32, padBottom: i32, padRight: i32,
+  relu: bool, output: usize, scratch: usize,
+): void {
+  const OH = outputExtent(H, KH, SH, padTop, padBottom);
+  const OW = outputExtent(W, KW, SW, padLeft, padRight);
+  const N = OH * OW;
+  const K = C * KH * KW;
+  const pointwise = KH == 1 && KW == 1 && SH == 1 && SW == 1 &&
+    padTop == 0 && padLeft == 0 && padBottom == 0 && padRight == 0;
+  let columns = input;
+  if (!pointwise) {
+    im2col(input, C, H, W, KH, KW, SH, SW, padTop, padLeft, OH, OW, scratch);
+    columns = scratch;
+  }
+  gemm(packedWeights, columns, N, output, N, M, N, K, bias, relu);
+}

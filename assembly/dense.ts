@@ -1,0 +1,65 @@
+// Fully connected layer, LRN, softmax and a standalone ReLU: the small layers around the convolutions.
+
+/** y[o] = Σᵢ W[o][i]·x[i] + bias[o], W row-major [out × in]. */
+export function dense(
+  x: usize, inFeatures: i32, weights: usize, bias: usize, outFeatures: i32, relu: bool, y: usize,
+): void {
+  for (let o = 0; o < outFeatures; o++) {
+    const row = weights + (<usize>o * inFeatures << 2);
+    let i = 0;
+    let sum: f32 = 0;
+    if (ASC_FEATURE_SIMD) {
+      let acc = f32x4.splat(0);
+      for (; i + 4 <= inFeatures; i += 4) {
+        const offset = <usize>i << 2;
+        acc = f32x4.add(acc, f32x4.mul(v128.load(row + offset), v128.load(x + offset)));
+      }
+      sum = f32x4.extract_lane(acc, 0) + f32x4.extract_lane(acc, 1) +
+        f32x4.extract_lane(acc, 2) + f32x4.extract_lane(acc, 3);
+    }
+    for (; i < inFeatures; i++) sum += load<f32>(row + (<usize>i << 2)) * load<f32>(x + (<usize>i << 2));
+    sum += load<f32>(bias + (<usize>o << 2));
+    store<f32>(y + (<usize>o << 2), relu ? max(sum, 0) : sum);
+  }
+}
+
+/**
+ * ONNX LRN across channels: y = x / (bias + alpha/size · Σ x²)^beta, the sum over channels
+ * [c − ⌊(size−1)/2⌋, c + ⌈(size−1)/2⌉] clipped to [0, C).
+ */
+export function lrn(
+  input: usize, C: i32, HW: i32, size: i32, alpha: f32, beta: f32, bias: f32, output: usize,
+): void {
+  const before = (size - 1) / 2;
+  const after = size - 1 - before;
+  const scale = alpha / <f32>size;
+  for (let c = 0; c < C; c++) {
+    const cBegin = max(0, c - before), cEnd = min(C - 1, c + after);
+    for (let p = 0; p < HW; p++) {
+      let squares: f32 = 0;
+      for (let j = cBegin; j <= cEnd; j++) {
+        const v = load<f32>(input + (<usize>(j * HW + p) << 2));
+        squares += v * v;
+      }
+      const at = <usize>(c * HW + p) << 2;
+      store<f32>(output + at, load<f32>(input + at) / Mathf.pow(bias + scale * squares, beta));
+    }
+  }
+}
+
+export function softmax(x: usize, n: i32, y: usize): void {
+  let largest = -Infinity as f32;
+  for (let i = 0; i < n; i++) largest = max(largest, load<f32>(x + (<usize>i << 2)));
+  let sum: f32 = 0;
+  for (let i = 0; i < n; i++) {
+    const e = Mathf.exp(load<f32>(x + (<usize>i << 2)) - largest);
+    store<f32>(y + (<usize>i << 2), e);
+    sum += e;
+  }
+  const inverse: f32 = 1 / sum;
+  for (let i = 0; i < n; i++) store<f32>(y + (<usize>i << 2), load<f32>(y + (<usize>i << 2)) * inverse);
+}
+
+export function relu(x: usize, n: i32, y: usize): void {
+  for (let i = 0; i < n; i++) store<f32>(y + (<usize>i << 2), max(load<f32>(x + (<usize>i << 2)), 0));
+}

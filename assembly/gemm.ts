@@ -1,0 +1,167 @@
+// f32 GEMM with a 4×8 register tile: C[M×N] = A[M×K] · B[K×N] + bias, optional ReLU.
+//
+// A holds the convolution weights, packed once at load time into panels of GEMM_MR rows stored
+// k-major, so that one k step of a panel is GEMM_MR consecutive floats:
+//
+//   packed panel p:  k=0: a[4p+0][0] a[4p+1][0] a[4p+2][0] a[4p+3][0]
+//                    k=1: a[4p+0][1] a[4p+1][1] a[4p+2][1] a[4p+3][1]   ...
+//
+// B is row-major with a row stride of `ldb` floats: either the im2col buffer or, for 1×1 stride-1
+// convolutions, the input feature map itself (rows = channels, columns = pixels). C is row-major with
+// stride `ldc` (rows = output channels, so a conv can write into its slice of a concat output).
+//
+// The SIMD microkernel keeps a 4×8 tile in eight v128 accumulators (two per row):
+//
+//   row r:  acc[r][0] = C[r][n..n+3]   acc[r][1] = C[r][n+4..n+7]
+//
+// and per k step broadcasts the four A values of the panel (load32_splat) against two B loads.
+// Reading B up to 7 floats past a row's end is allowed: the planner leaves slack after every buffer,
+// and columns past N are never stored.
+
+export const GEMM_MR: i32 = 4;
+export const GEMM_NR: i32 = 8;
+
+// Tile spill area for edge tiles and for the scalar build's accumulators (GEMM_MR × GEMM_NR floats).
+const tileScratch: usize = memory.data(GEMM_MR * GEMM_NR * 4, 16);
+
+/** Packs row-major A[M×K] into GEMM_MR-row k-major panels; rows past M are zero. */
+export function packGemmWeights(src: usize, dst: usize, M: i32, K: i32): void {
+  const panels = (M + GEMM_MR - 1) / GEMM_MR;
+  for (let p = 0; p < panels; p++) {
+    for (let k = 0; k < K; k++) {
+      for (let r = 0; r < GEMM_MR; r++) {
+        const row = p * GEMM_MR + r;
+        const value: f32 = row < M ? load<f32>(src + ((<usize>row * K + k) << 2)) : 0;
+        store<f32>(dst + ((<usize>(p * K + k) * GEMM_MR + r) << 2), value);
+      }
+    }
+  }
+}
+
+/**
+ * Runs the GEMM. `bias` must hold at least ⌈M / GEMM_MR⌉·GEMM_MR floats (zero-padded by the runtime).
+ * Column tiles form the outer loop so that the K×8 sliver of B stays in L1 while every weight panel
+ * streams past it.
+ */
+export function gemm(
+  packedA: usize, B: usize, ldb: i32, C: usize, ldc: i32,
+  M: i32, N: i32, K: i32, bias: usize, relu: bool,
+): void {
+  const panels = (M + GEMM_MR - 1) / GEMM_MR;
+  const panelBytes = <usize>K * GEMM_MR * 4;
+  for (let n0 = 0; n0 < N; n0 += GEMM_NR) {
+    const cols = min(GEMM_NR, N - n0);
+    for (let p = 0; p < panels; p++) {
+      const row0 = p * GEMM_MR;
+      const rows = min(GEMM_MR, M - row0);
+      const a = packedA + <usize>p * panelBytes;
+      const b = B + (<usize>n0 << 2);
+      const c = C + ((<usize>row0 * ldc + n0) << 2);
+      const biasRow = bias + (<usize>row0 << 2);
+      if (ASC_FEATURE_SIMD) {
+        tile4x8Simd(a, b, <usize>ldb << 2, c, <usize>ldc << 2, K, rows, cols, biasRow, relu);
+      } else {
+        tile4x8Scalar(a, b, <usize>ldb << 2, c, <usize>ldc << 2, K, rows, cols, biasRow, relu);
+      }
+    }
+  }
+}
+
+/** acc + a·b, fused where the host allows it (relaxed SIMD may or may not round once). */
+// @ts-ignore: decorator
+@inline function multiplyAdd(a: v128, b: v128, acc: v128): v128 {
+  if (ASC_FEATURE_RELAXED_SIMD) return f32x4.relaxed_madd(a, b, acc);
+  return f32x4.add(f32x4.mul(a, b), acc);
+}
+
+// @ts-ignore: decorator
+@inline function applyRelu(v: v128, relu: bool): v128 {
+  return relu ? f32x4.max(v, f32x4.splat(0)) : v;
+}
+
+function tile4x8Simd(
+  a: usize, b: usize, ldbBytes: usize, c: usize, ldcBytes: usize,
+  K: i32, rows: i32, cols: i32, bias: usize, relu: bool,
+): void {
+  const bias0 = v128.load32_splat(bias, 0);
+  const bias1 = v128.load32_splat(bias, 4);
+  const bias2 = v128.load32_splat(bias, 8);
+  const bias3 = v128.load32_splat(bias, 12);
+  let c00 = bias0, c01 = bias0;
+  let c10 = bias1, c11 = bias1;
+  let c20 = bias2, c21 = bias2;
+  let c30 = bias3, c31 = bias3;
+  for (let k = 0; k < K; k++) {
+    const b0 = v128.load(b, 0);
+    const b1 = v128.load(b, 16);
+    const a0 = v128.load32_splat(a, 0);
+    c00 = multiplyAdd(a0, b0, c00);
+    c01 = multiplyAdd(a0, b1, c01);
+    const a1 = v128.load32_splat(a, 4);
+    c10 = multiplyAdd(a1, b0, c10);
+    c11 = multiplyAdd(a1, b1, c11);
+    const a2 = v128.load32_splat(a, 8);
+    c20 = multiplyAdd(a2, b0, c20);
+    c21 = multiplyAdd(a2, b1, c21);
+    const a3 = v128.load32_splat(a, 12);
+    c30 = multiplyAdd(a3, b0, c30);
+    c31 = multiplyAdd(a3, b1, c31);
+    a += 16;
+    b += ldbBytes;
+  }
+  c00 = applyRelu(c00, relu); c01 = applyRelu(c01, relu);
+  c10 = applyRelu(c10, relu); c11 = applyRelu(c11, relu);
+  c20 = applyRelu(c20, relu); c21 = applyRelu(c21, relu);
+  c30 = applyRelu(c30, relu); c31 = applyRelu(c31, relu);
+  if (rows == GEMM_MR && cols == GEMM_NR) {
+    v128.store(c, c00, 0); v128.store(c, c01, 16); c += ldcBytes;
+    v128.store(c, c10, 0); v128.store(c, c11, 16); c += ldcBytes;
+    v128.store(c, c20, 0); v128.store(c, c21, 16); c += ldcBytes;
+    v128.store(c, c30, 0); v128.store(c, c31, 16);
+    return;
+  }
+  const t = tileScratch;
+  v128.store(t, c00, 0); v128.store(t, c01, 16);
+  v128.store(t, c10, 32); v128.store(t, c11, 48);
+  v128.store(t, c20, 64); v128.store(t, c21, 80);
+  v128.store(t, c30, 96); v128.store(t, c31, 112);
+  storeTilePart(c, ldcBytes, rows, cols);
+}
+
+/** Same tile, same packed layout, plain f32 arithmetic: the reference the SIMD builds are tested against. */
+function tile4x8Scalar(
+  a: usize, b: usize, ldbBytes: usize, c: usize, ldcBytes: usize,
+  K: i32, rows: i32, cols: i32, bias: usize, relu: bool,
+): void {
+  const t = tileScratch;
+  for (let r = 0; r < GEMM_MR; r++) {
+    const value = load<f32>(bias + (<usize>r << 2));
+    for (let j = 0; j < GEMM_NR; j++) store<f32>(t + (<usize>(r * GEMM_NR + j) << 2), value);
+  }
+  for (let k = 0; k < K; k++) {
+    for (let r = 0; r < GEMM_MR; r++) {
+      const weight = load<f32>(a + (<usize>r << 2));
+      const accRow = t + (<usize>(r * GEMM_NR) << 2);
+      for (let j = 0; j < cols; j++) {
+        const slot = accRow + (<usize>j << 2);
+        store<f32>(slot, load<f32>(slot) + weight * load<f32>(b + (<usize>j << 2)));
+      }
+    }
+    a += GEMM_MR * 4;
+    b += ldbBytes;
+  }
+  if (relu) {
+    for (let i = 0; i < GEMM_MR * GEMM_NR; i++) {
+      const slot = t + (<usize>i << 2);
+      store<f32>(slot, max(load<f32>(slot), 0));
+    }
+  }
+  storeTilePart(c, ldcBytes, rows, cols);
+}
+
+/** Copies the top-left rows×cols of the spilled tile to C. */
+function storeTilePart(c: usize, ldcBytes: usize, rows: i32, cols: i32): void {
+  for (let r = 0; r < rows; r++) {
+    memory.copy(c + <usize>r * ldcBytes, tileScratch + (<usize>(r * GEMM_NR) << 2), <usize>cols << 2);
+  }
+}

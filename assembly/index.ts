@@ -1,0 +1,20 @@
+// The kernel ABI: every argument is a byte offset into this module's memory or a plain number.
+// The TypeScript runtime plans the memory (weights, activations, scratch) above heapBase().
+
+export { GEMM_MR, GEMM_NR, packGemmWeights, gemm } from './gemm';
+export { conv2d, im2col } from './conv';
+export { maxPool2d, averagePool2d, globalAveragePool } from './pool';
+export { dense, lrn, softmax, relu } from './dense';
+export { probeInt8Dot } from './probe';
+
+/** First byte the runtime may use; everything below holds this module's static data. */
+export function heapBase(): usize {
+  return (__heap_base + 15) & ~15;
+}
+
+/** Which build this is (0 scalar, 1 simd, 2 relaxed-simd), so that a bare WebAssembly.Module identifies itself. */
+export function kernelVariant(): i32 {
+  if (ASC_FEATURE_RELAXED_SIMD) return 2;
+  if (ASC_FEATURE_SIMD) return 1;
+  return 0;
+}

@@ -1,0 +1,33 @@
+import type { ModelInfo } from '../runtime/model.js';
+
+const formatCount = (n: number) => n.toLocaleString('en-US');
+const formatBytes = (n: number) => (n >= 1 << 20 ? `${(n / (1 << 20)).toFixed(2)} MiB` : `${(n / 1024).toFixed(1)} KiB`);
+
+/** The human-readable `inspect` report: one row per layer, then totals and the memory plan. */
+export function formatInspect(info: ModelInfo): string {
+  const header = ['layer', 'op', 'output shape', 'params', 'MACs', 'arena offset'];
+  const rows = info.layers.map((layer) => [
+    layer.name, layer.op, `[${layer.outputDims.join(', ')}]`,
+    formatCount(layer.params), formatCount(layer.macs), formatCount(layer.arenaOffset),
+  ]);
+  const widths = header.map((title, column) => Math.max(title.length, ...rows.map((row) => row[column].length)));
+  const line = (cells: string[]) =>
+    cells.map((cell, column) => (column >= 3 ? cell.padStart(widths[column]) : cell.padEnd(widths[column]))).join('  ');
+  const describeTensors = (tensors: ModelInfo['inputs']) => tensors.map((t) => `${t.name} [${t.dims.join(', ')}]`).join(', ');
+  return [
+    line(header),
+    line(widths.map((w) => '-'.repeat(w))),
+    ...rows.map(line),
+    '',
+    `inputs:        ${describeTensors(info.inputs)}`,
+    `outputs:       ${describeTensors(info.outputs)}`,
+    `layers:        ${info.layers.length}`,
+    `parameters:    ${formatCount(info.params)}`,
+    `MACs:          ${formatCount(info.macs)} (${(info.macs / 1e6).toFixed(1)} M)`,
+    `arena:         ${formatBytes(info.arenaBytes)} (${formatCount(info.arenaBytes)} bytes)`,
+    `weights:       ${formatBytes(info.weightBytes)} packed`,
+    `scratch:       ${formatBytes(info.scratchBytes)}`,
+    `wasm memory:   ${formatBytes(info.memoryBytes)}`,
+    `kernel build:  ${info.variant}`,
+  ].join('\n');
+}

@@ -1,0 +1,189 @@
+/**
+ * Picks and instantiates a kernel build. Each of the three builds (scalar, simd, relaxed-simd) exports the same
+ * pointer ABI (assembly/index.ts). A build is used only after the host validates it and it passes a numeric
+ * self-test: hosts differ in which SIMD features they accept and in how correctly they run them.
+ */
+
+import { GoogLeNetError } from '../errors.js';
+import { readKernelBytes } from './wasm-bytes.js';
+
+export const KERNEL_VARIANTS = ['relaxed-simd', 'simd', 'scalar'] as const;
+export type KernelVariant = (typeof KERNEL_VARIANTS)[number];
+
+/** The build's own answer to kernelVariant(). */
+const VARIANT_IDS: Record<number, KernelVariant> = { 0: 'scalar', 1: 'simd', 2: 'relaxed-simd' };
+
+type Ptr = number;
+export interface KernelExports {
+  memory: WebAssembly.Memory;
+  GEMM_MR: WebAssembly.Global;
+  heapBase(): Ptr;
+  kernelVariant(): number;
+  packGemmWeights(src: Ptr, dst: Ptr, M: number, K: number): void;
+  conv2d(
+    input: Ptr, C: number, H: number, W: number,
+    packedWeights: Ptr, bias: Ptr, M: number, KH: number, KW: number, SH: number, SW: number,
+    padTop: number, padLeft: number, padBottom: number, padRight: number,
+    relu: number, output: Ptr, scratch: Ptr,
+  ): void;
+  maxPool2d(
+    input: Ptr, C: number, H: number, W: number, KH: number, KW: number, SH: number, SW: number,
+    padTop: number, padLeft: number, OH: number, OW: number, output: Ptr,
+  ): void;
+  averagePool2d(
+    input: Ptr, C: number, H: number, W: number, KH: number, KW: number, SH: number, SW: number,
+    padTop: number, padLeft: number, padBottom: number, padRight: number, countIncludePad: number,
+    OH: number, OW: number, output: Ptr,
+  ): void;
+  globalAveragePool(input: Ptr, C: number, HW: number, output: Ptr): void;
+  dense(x: Ptr, inFeatures: number, weights: Ptr, bias: Ptr, outFeatures: number, relu: number, y: Ptr): void;
+  lrn(input: Ptr, C: number, HW: number, size: number, alpha: number, beta: number, bias: number, output: Ptr): void;
+  softmax(x: Ptr, n: number, y: Ptr): void;
+  relu(x: Ptr, n: number, y: Ptr): void;
+  probeInt8Dot(): number;
+}
+
+export interface Kernels {
+  variant: KernelVariant;
+  exports: KernelExports;
+  /** Rows per packed weight panel of the GEMM microkernel. */
+  gemmRows: number;
+}
+
+export interface KernelOptions {
+  /** Force one build instead of the best one that passes its checks. */
+  variant?: KernelVariant;
+  /**
+   * Already compiled builds (required where compiling from bytes is forbidden, e.g. Cloudflare Workers).
+   * Each module says which build it is; candidates are tried best first.
+   */
+  wasmModule?: WebAssembly.Module | WebAssembly.Module[];
+}
+
+const compiledModules = new Map<KernelVariant, Promise<WebAssembly.Module | undefined>>();
+
+/** Compiles a build from the package's files once per process; undefined when the host rejects it. */
+function compileVariant(variant: KernelVariant): Promise<WebAssembly.Module | undefined> {
+  let compiled = compiledModules.get(variant);
+  if (!compiled) {
+    compiled = readKernelBytes(variant).then((bytes) =>
+      WebAssembly.validate(bytes) ? WebAssembly.compile(bytes) : undefined,
+    );
+    compiledModules.set(variant, compiled);
+  }
+  return compiled;
+}
+
+async function candidateModules(options: KernelOptions): Promise<Map<KernelVariant, WebAssembly.Module>> {
+  const candidates = new Map<KernelVariant, WebAssembly.Module>();
+  if (options.wasmModule) {
+    const modules = Array.isArray(options.wasmModule) ? options.wasmModule : [options.wasmModule];
+    for (const module of modules) {
+      const instance = await WebAssembly.instantiate(module, {});
+      const variant = VARIANT_IDS[(instance.exports as unknown as KernelExports).kernelVariant()];
+      if (variant) candidates.set(variant, module);
+    }
+    return candidates;
+  }
+  const wanted = options.variant ? [options.variant] : KERNEL_VARIANTS;
+  for (const variant of wanted) {
+    const module = await compileVariant(variant);
+    if (module) candidates.set(variant, module);
+  }
+  return candidates;
+}
+
+export async function loadKernels(options: KernelOptions = {}): Promise<Kernels> {
+  if (options.variant && !KERNEL_VARIANTS.includes(options.variant)) {
+    throw new GoogLeNetError(`unknown kernel variant "${options.variant}" (expected one of ${KERNEL_VARIANTS.join(', ')})`);
+  }
+  const candidates = await candidateModules(options);
+  const rejected: string[] = [];
+  for (const variant of options.variant ? [options.variant] : KERNEL_VARIANTS) {
+    const module = candidates.get(variant);
+    if (!module) {
+      rejected.push(`${variant}: not available on this host`);
+      continue;
+    }
+    const instance = await WebAssembly.instantiate(module, {});
+    const exports = instance.exports as unknown as KernelExports;
+    const kernels: Kernels = { variant, exports, gemmRows: exports.GEMM_MR.value as number };
+    const failure = selfTest(kernels);
+    if (!failure) return kernels;
+    rejected.push(`${variant}: ${failure}`);
+  }
+  throw new GoogLeNetError(`no usable kernel build (${rejected.join('; ')})`);
+}
+
+/**
+ * Runs a small padded, strided convolution and the int8 dot probe against plain JavaScript; returns why the
+ * build is unusable, or undefined when it is fine.
+ */
+function selfTest({ exports, gemmRows }: Kernels): string | undefined {
+  const expectedDot = 1000 + [1, -2, 3, -4, 5, -6, 7, -8, 9, -10, 11, -12, 13, -14, 15, -16]
+    .reduce((sum, a, i) => sum + a * [3, 1, 4, 1, 5, 9, 2, 6, 5, 3, 5, 8, 9, 7, 9, 3][i], 0);
+  const dot = exports.probeInt8Dot();
+  if (dot !== expectedDot) return `int8 dot self-test returned ${dot}, expected ${expectedDot}`;
+
+  const [C, H, W, M, KH, KW, stride, pad] = [3, 9, 10, 6, 3, 3, 2, 1];
+  const OH = Math.floor((H + 2 * pad - KH) / stride) + 1;
+  const OW = Math.floor((W + 2 * pad - KW) / stride) + 1;
+  const input = Float32Array.from({ length: C * H * W }, (_, i) => Math.sin(i * 0.37) + 0.1);
+  const weights = Float32Array.from({ length: M * C * KH * KW }, (_, i) => Math.cos(i * 0.91));
+  const bias = Float32Array.from({ length: Math.ceil(M / gemmRows) * gemmRows }, (_, i) => (i < M ? 0.01 * i : 0));
+  const expected = referenceConv(input, C, H, W, weights, bias, M, KH, KW, stride, pad, OH, OW);
+
+  const floats = (count: number) => count * 4 + 64;
+  const base = exports.heapBase();
+  const layout = [input.length, weights.length, Math.ceil(M / gemmRows) * gemmRows * C * KH * KW, bias.length,
+    expected.length, C * KH * KW * OH * OW];
+  const offsets: number[] = [];
+  let cursor = base;
+  for (const count of layout) {
+    offsets.push(cursor);
+    cursor += floats(count);
+  }
+  const [inputAt, weightsAt, packedAt, biasAt, outputAt, scratchAt] = offsets;
+  const memory = exports.memory;
+  const missing = cursor - memory.buffer.byteLength;
+  if (missing > 0) memory.grow(Math.ceil(missing / 65536));
+  const heap = new Float32Array(memory.buffer);
+  heap.set(input, inputAt / 4);
+  heap.set(weights, weightsAt / 4);
+  heap.set(bias, biasAt / 4);
+  exports.packGemmWeights(weightsAt, packedAt, M, C * KH * KW);
+  exports.conv2d(inputAt, C, H, W, packedAt, biasAt, M, KH, KW, stride, stride, pad, pad, pad, pad, 1, outputAt, scratchAt);
+  const actual = new Float32Array(memory.buffer, outputAt, expected.length);
+  for (let i = 0; i < expected.length; i++) {
+    if (!(Math.abs(actual[i] - expected[i]) <= 1e-4 * (1 + Math.abs(expected[i])))) {
+      return `convolution self-test differs at element ${i}: ${actual[i]} instead of ${expected[i]}`;
+    }
+  }
+  return undefined;
+}
+
+function referenceConv(
+  input: Float32Array, C: number, H: number, W: number, weights: Float32Array, bias: Float32Array,
+  M: number, KH: number, KW: number, stride: number, pad: number, OH: number, OW: number,
+): Float32Array {
+  const output = new Float32Array(M * OH * OW);
+  for (let m = 0; m < M; m++) {
+    for (let oy = 0; oy < OH; oy++) {
+      for (let ox = 0; ox < OW; ox++) {
+        let sum = bias[m];
+        for (let c = 0; c < C; c++) {
+          for (let ky = 0; ky < KH; ky++) {
+            for (let kx = 0; kx < KW; kx++) {
+              const iy = oy * stride + ky - pad, ix = ox * stride + kx - pad;
+              if (iy >= 0 && iy < H && ix >= 0 && ix < W) {
+                sum += input[(c * H + iy) * W + ix] * weights[((m * C + c) * KH + ky) * KW + kx];
+              }
+            }
+          }
+        }
+        output[(m * OH + oy) * OW + ox] = Math.max(sum, 0);
+      }
+    }
+  }
+  return output;
+}

@@ -1,0 +1,120 @@
+/**
+ * Every kernel of every build against the plain-JavaScript reference, on seeded random data and awkward shapes:
+ * sizes that are not multiples of the 4×8 GEMM tile, 1×1 maps, padding wider than the kernel's reach.
+ */
+
+import { beforeAll, describe, expect, it } from 'vitest';
+import type { KernelVariant } from '../src/runtime/kernels.js';
+import { RawKernels, randomFloats, relativeL2 } from './support/raw-kernels.js';
+import {
+  convOutputSize, referenceConv, referenceDense, referenceLrn, referencePool, referenceSoftmax,
+  type ConvCase, type PoolCase,
+} from './support/reference.js';
+
+const VARIANTS: KernelVariant[] = ['scalar', 'simd', 'relaxed-simd'];
+const TOLERANCE = 1e-6;
+
+const CONV_CASES: ConvCase[] = [
+  { C: 3, H: 11, W: 13, M: 5, KH: 3, KW: 3, SH: 1, SW: 1, pads: [1, 1, 1, 1] },
+  { C: 7, H: 9, W: 9, M: 9, KH: 1, KW: 1, SH: 1, SW: 1, pads: [0, 0, 0, 0] }, // pointwise: direct GEMM
+  { C: 16, H: 1, W: 1, M: 13, KH: 1, KW: 1, SH: 1, SW: 1, pads: [0, 0, 0, 0] }, // 1×1 map
+  { C: 3, H: 20, W: 17, M: 8, KH: 7, KW: 7, SH: 2, SW: 2, pads: [3, 3, 3, 3] },
+  { C: 4, H: 6, W: 7, M: 6, KH: 5, KW: 5, SH: 1, SW: 1, pads: [2, 2, 2, 2] },
+  { C: 2, H: 3, W: 4, M: 3, KH: 3, KW: 3, SH: 1, SW: 1, pads: [4, 5, 4, 3] }, // padding past the kernel's reach
+  { C: 5, H: 10, W: 8, M: 4, KH: 2, KW: 3, SH: 3, SW: 2, pads: [0, 1, 2, 0] }, // asymmetric everything
+  { C: 6, H: 8, W: 8, M: 12, KH: 1, KW: 1, SH: 2, SW: 2, pads: [0, 0, 0, 0] }, // strided 1×1 goes through im2col
+];
+
+const POOL_CASES: PoolCase[] = [
+  { C: 3, H: 11, W: 11, KH: 3, KW: 3, SH: 2, SW: 2, pads: [0, 0, 0, 0], OH: 5, OW: 5 },
+  { C: 2, H: 10, W: 10, KH: 3, KW: 3, SH: 2, SW: 2, pads: [0, 0, 1, 1], OH: 5, OW: 5 }, // Caffe-style asymmetric
+  { C: 4, H: 7, W: 9, KH: 3, KW: 3, SH: 1, SW: 1, pads: [1, 1, 1, 1], OH: 7, OW: 9 },
+  { C: 2, H: 8, W: 8, KH: 3, KW: 3, SH: 2, SW: 2, pads: [1, 1, 1, 1], OH: 5, OW: 5 }, // ceil mode overhang
+  { C: 3, H: 7, W: 7, KH: 7, KW: 7, SH: 1, SW: 1, pads: [0, 0, 0, 0], OH: 1, OW: 1 },
+];
+
+describe.each(VARIANTS)('%s build', (variant) => {
+  let kernels: RawKernels;
+  beforeAll(async () => {
+    kernels = await RawKernels.load(variant);
+  });
+
+  it.each(CONV_CASES.map((spec, i) => [i, spec] as const))('conv2d case %i matches the reference', (i, spec) => {
+    const { C, H, W, M, KH, KW, SH, SW, pads } = spec;
+    const [OH, OW] = convOutputSize(spec);
+    const K = C * KH * KW;
+    const input = randomFloats(C * H * W, 10 + i), weights = randomFloats(M * K, 20 + i);
+    const bias = randomFloats(Math.ceil(M / 4) * 4, 30 + i);
+    for (const relu of [false, true]) {
+      const k = kernels.exports;
+      const inputAt = kernels.alloc(input.length, input), rawAt = kernels.alloc(weights.length, weights);
+      const packedAt = kernels.alloc(Math.ceil(M / 4) * 4 * K), biasAt = kernels.alloc(bias.length, bias);
+      const outputAt = kernels.alloc(M * OH * OW + 8), scratchAt = kernels.alloc(K * OH * OW);
+      const guard = 12345.5;
+      kernels.floats(outputAt + M * OH * OW * 4, 8).fill(guard);
+      k.packGemmWeights(rawAt, packedAt, M, K);
+      k.conv2d(inputAt, C, H, W, packedAt, biasAt, M, KH, KW, SH, SW, ...pads, +relu, outputAt, scratchAt);
+      const expected = referenceConv(spec, input, weights, bias, relu);
+      expect(relativeL2(kernels.read(outputAt, expected.length), expected)).toBeLessThan(TOLERANCE);
+      expect([...kernels.read(outputAt + M * OH * OW * 4, 8)]).toEqual(new Array(8).fill(guard)); // no write past the end
+    }
+  });
+
+  it('conv2d writes a channel slice of a wider tensor without touching its neighbours', () => {
+    const spec: ConvCase = { C: 3, H: 5, W: 5, M: 6, KH: 3, KW: 3, SH: 1, SW: 1, pads: [1, 1, 1, 1] };
+    const input = randomFloats(75, 1), weights = randomFloats(6 * 27, 2), bias = randomFloats(8, 3);
+    const before = randomFloats(2 * 25, 4), after = randomFloats(3 * 25, 5);
+    const concat = kernels.alloc(11 * 25, [...before, ...new Array(6 * 25).fill(0), ...after]);
+    const packed = kernels.alloc(8 * 27);
+    kernels.exports.packGemmWeights(kernels.alloc(weights.length, weights), packed, 6, 27);
+    kernels.exports.conv2d(kernels.alloc(75, input), 3, 5, 5, packed, kernels.alloc(8, bias), 6, 3, 3, 1, 1, 1, 1, 1, 1, 1,
+      concat + 2 * 25 * 4, kernels.alloc(27 * 25));
+    const result = kernels.read(concat, 11 * 25);
+    expect(result.subarray(0, 50)).toEqual(before);
+    expect(result.subarray(8 * 25)).toEqual(after);
+    expect(relativeL2(result.subarray(50, 200), referenceConv(spec, input, weights, bias, true))).toBeLessThan(TOLERANCE);
+  });
+
+  it.each(POOL_CASES.map((spec, i) => [i, spec] as const))('max and average pooling case %i match the reference', (i, spec) => {
+    const { C, H, W, KH, KW, SH, SW, pads, OH, OW } = spec;
+    const input = randomFloats(C * H * W, 40 + i);
+    const inputAt = kernels.alloc(input.length, input), outputAt = kernels.alloc(C * OH * OW);
+    kernels.exports.maxPool2d(inputAt, C, H, W, KH, KW, SH, SW, pads[0], pads[1], OH, OW, outputAt);
+    expect(relativeL2(kernels.read(outputAt, C * OH * OW), referencePool(spec, input, 'max'))).toBeLessThan(TOLERANCE);
+    for (const includePad of [false, true]) {
+      kernels.exports.averagePool2d(inputAt, C, H, W, KH, KW, SH, SW, ...pads, +includePad, OH, OW, outputAt);
+      const expected = referencePool(spec, input, 'average', includePad);
+      expect(relativeL2(kernels.read(outputAt, C * OH * OW), expected)).toBeLessThan(TOLERANCE);
+    }
+  });
+
+  it('global average pooling, LRN, dense, softmax and ReLU match the reference', () => {
+    const k = kernels.exports;
+    const [C, HW] = [13, 29];
+    const input = randomFloats(C * HW, 50).map((v) => v * 3);
+    const inputAt = kernels.alloc(input.length, input), outputAt = kernels.alloc(C * HW);
+
+    k.globalAveragePool(inputAt, C, HW, outputAt);
+    const means = Array.from({ length: C }, (_, c) => input.subarray(c * HW, (c + 1) * HW).reduce((a, b) => a + b, 0) / HW);
+    expect(relativeL2(kernels.read(outputAt, C), means)).toBeLessThan(TOLERANCE);
+
+    for (const size of [5, 4, 1]) {
+      k.lrn(inputAt, C, HW, size, 2e-2, 0.75, 1.5, outputAt);
+      expect(relativeL2(kernels.read(outputAt, C * HW), referenceLrn(input, C, HW, size, 2e-2, 0.75, 1.5))).toBeLessThan(TOLERANCE);
+    }
+
+    const [inFeatures, outFeatures] = [37, 11];
+    const x = randomFloats(inFeatures, 51), weights = randomFloats(inFeatures * outFeatures, 52), bias = randomFloats(outFeatures, 53);
+    const xAt = kernels.alloc(inFeatures, x), wAt = kernels.alloc(weights.length, weights), bAt = kernels.alloc(outFeatures, bias);
+    for (const relu of [false, true]) {
+      k.dense(xAt, inFeatures, wAt, bAt, outFeatures, +relu, outputAt);
+      expect(relativeL2(kernels.read(outputAt, outFeatures), referenceDense(x, weights, bias, outFeatures, relu))).toBeLessThan(TOLERANCE);
+    }
+
+    k.softmax(inputAt, 100, outputAt);
+    expect(relativeL2(kernels.read(outputAt, 100), referenceSoftmax(input.subarray(0, 100)))).toBeLessThan(TOLERANCE);
+
+    k.relu(inputAt, C * HW, outputAt);
+    expect(kernels.read(outputAt, C * HW)).toEqual(input.map((v) => Math.max(0, v)));
+  });
+});

@@ -1,0 +1,13 @@
+import { fileURLToPath } from 'node:url';
+import { defineConfig } from 'vitest/config';
+
+export default defineConfig({
+  root: fileURLToPath(new URL('..', import.meta.url)),
+  test: {
+    include: ['test/**/*.test.ts'],
+    // Node 20 runs relaxed SIMD only behind this flag, so that the relaxed build can be tested at all.
+    execArgv: ['--experimental-wasm-relaxed-simd'],
+    testTimeout: 120_000,
+    hookTimeout: 300_000,
+  },
+});
