@@ -1,0 +1,89 @@
+/** The three builds are valid modules with the features their names promise, and the runtime picks among them safely. */
+
+import initWabt from 'wabt';
+import { describe, expect, it } from 'vitest';
+import { KERNEL_VARIANTS, loadKernels, type KernelVariant } from '../src/runtime/kernels.js';
+import { readBuild } from './support/raw-kernels.js';
+
+const wabt = await initWabt();
+
+function disassemble(bytes: Uint8Array, features: { simd: boolean; relaxed_simd: boolean }): string {
+  const module = wabt.readWasm(bytes, { readDebugNames: false, ...features });
+  try {
+    module.validate();
+    return module.toText({});
+  } finally {
+    module.destroy();
+  }
+}
+
+const count = (text: string, pattern: RegExp) => text.match(pattern)?.length ?? 0;
+
+describe('kernel builds', () => {
+  it('the scalar build validates without SIMD and contains no v128 instruction', async () => {
+    const text = disassemble(await readBuild('scalar'), { simd: false, relaxed_simd: false });
+    expect(count(text, /v128|f32x4|i32x4/g)).toBe(0);
+  });
+
+  it('the simd build uses v128 instructions but no relaxed ones', async () => {
+    const bytes = await readBuild('simd');
+    expect(() => disassemble(bytes, { simd: false, relaxed_simd: false })).toThrow();
+    const text = disassemble(bytes, { simd: true, relaxed_simd: false });
+    expect(count(text, /f32x4\.(add|mul)/g)).toBeGreaterThan(8);
+    expect(count(text, /relaxed/g)).toBe(0);
+  });
+
+  it('the relaxed-simd build uses relaxed multiply-add and the relaxed int8 dot', async () => {
+    const bytes = await readBuild('relaxed-simd');
+    expect(() => disassemble(bytes, { simd: true, relaxed_simd: false })).toThrow();
+    const text = disassemble(bytes, { simd: true, relaxed_simd: true });
+    expect(count(text, /f32x4\.relaxed_madd/g)).toBeGreaterThanOrEqual(8);
+    expect(count(text, /relaxed_dot_i8x16_i7x16_add_s/g)).toBe(1);
+  });
+
+  it('every build exports the same kernel ABI and names itself', async () => {
+    const exportNames = await Promise.all(KERNEL_VARIANTS.map(async (variant) => {
+      const module = await WebAssembly.compile(await readBuild(variant));
+      const { exports } = await WebAssembly.instantiate(module, {});
+      expect((exports.kernelVariant as () => number)()).toBe({ scalar: 0, simd: 1, 'relaxed-simd': 2 }[variant]);
+      return WebAssembly.Module.exports(module).map((e) => e.name).sort();
+    }));
+    expect(exportNames[1]).toEqual(exportNames[0]);
+    expect(exportNames[2]).toEqual(exportNames[0]);
+  });
+});
+
+describe('kernel selection', () => {
+  /** Whether the relaxed build's int8 dot agrees with the scalar build's on this host. */
+  async function relaxedDotIsCorrect(): Promise<boolean> {
+    const probe = async (variant: KernelVariant) => {
+      const { instance } = await WebAssembly.instantiate(await readBuild(variant), {});
+      return (instance.exports.probeInt8Dot as () => number)();
+    };
+    return (await probe('relaxed-simd')) === (await probe('scalar'));
+  }
+
+  it('picks relaxed-simd only where its self-test passes, otherwise simd', async () => {
+    const kernels = await loadKernels();
+    expect(kernels.variant).toBe((await relaxedDotIsCorrect()) ? 'relaxed-simd' : 'simd');
+  });
+
+  it('forcing a build that fails its self-test is a clear error; forcing simd or scalar works', async () => {
+    if (await relaxedDotIsCorrect()) {
+      expect((await loadKernels({ variant: 'relaxed-simd' })).variant).toBe('relaxed-simd');
+    } else {
+      // Node 20 with --experimental-wasm-relaxed-simd: the relaxed int8 dot returns twice the right value.
+      await expect(loadKernels({ variant: 'relaxed-simd' })).rejects.toThrow(/relaxed-simd: int8 dot self-test returned/);
+    }
+    for (const variant of ['simd', 'scalar'] as KernelVariant[]) expect((await loadKernels({ variant })).variant).toBe(variant);
+    await expect(loadKernels({ variant: 'avx' as KernelVariant })).rejects.toThrow(/unknown kernel variant "avx"/);
+  });
+
+  it('accepts precompiled WebAssembly.Module objects, as Cloudflare Workers require', async () => {
+    const scalar = await WebAssembly.compile(await readBuild('scalar'));
+    const simd = await WebAssembly.compile(await readBuild('simd'));
+    expect((await loadKernels({ wasmModule: scalar })).variant).toBe('scalar');
+    expect((await loadKernels({ wasmModule: [scalar, simd] })).variant).toBe('simd');
+    expect((await loadKernels({ wasmModule: [scalar, simd], variant: 'scalar' })).variant).toBe('scalar');
+  });
+});
