@@ -31,6 +31,9 @@ const POOL_CASES: PoolCase[] = [
   { C: 4, H: 7, W: 9, KH: 3, KW: 3, SH: 1, SW: 1, pads: [1, 1, 1, 1], OH: 7, OW: 9 },
   { C: 2, H: 8, W: 8, KH: 3, KW: 3, SH: 2, SW: 2, pads: [1, 1, 1, 1], OH: 5, OW: 5 }, // ceil mode overhang
   { C: 3, H: 7, W: 7, KH: 7, KW: 7, SH: 1, SW: 1, pads: [0, 0, 0, 0], OH: 1, OW: 1 },
+  { C: 2, H: 12, W: 29, KH: 3, KW: 3, SH: 2, SW: 2, pads: [0, 0, 1, 1], OH: 6, OW: 14 }, // several SIMD groups + tail
+  { C: 2, H: 6, W: 23, KH: 3, KW: 3, SH: 1, SW: 1, pads: [1, 1, 1, 1], OH: 6, OW: 23 },
+  { C: 1, H: 9, W: 20, KH: 2, KW: 4, SH: 3, SW: 3, pads: [1, 2, 0, 1], OH: 3, OW: 7 }, // stride 3: scalar path
 ];
 
 describe.each(VARIANTS)('%s build', (variant) => {
