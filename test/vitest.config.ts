@@ -5,6 +5,7 @@ export default defineConfig({
   root: fileURLToPath(new URL('..', import.meta.url)),
   test: {
     include: ['test/**/*.test.ts'],
+    globalSetup: ['test/global-setup.ts'],
     // Node 20 runs relaxed SIMD only behind this flag, so that the relaxed build can be tested at all.
     execArgv: ['--experimental-wasm-relaxed-simd'],
     testTimeout: 120_000,
