@@ -74,13 +74,17 @@ function compileVariant(variant: KernelVariant): Promise<WebAssembly.Module | un
   return compiled;
 }
 
+async function instantiate(module: WebAssembly.Module): Promise<KernelExports> {
+  const instance: WebAssembly.Instance = await WebAssembly.instantiate(module, {});
+  return instance.exports as unknown as KernelExports;
+}
+
 async function candidateModules(options: KernelOptions): Promise<Map<KernelVariant, WebAssembly.Module>> {
   const candidates = new Map<KernelVariant, WebAssembly.Module>();
   if (options.wasmModule) {
     const modules = Array.isArray(options.wasmModule) ? options.wasmModule : [options.wasmModule];
     for (const module of modules) {
-      const instance = await WebAssembly.instantiate(module, {});
-      const variant = VARIANT_IDS[(instance.exports as unknown as KernelExports).kernelVariant()];
+      const variant = VARIANT_IDS[(await instantiate(module)).kernelVariant()];
       if (variant) candidates.set(variant, module);
     }
     return candidates;
@@ -105,8 +109,7 @@ export async function loadKernels(options: KernelOptions = {}): Promise<Kernels>
       rejected.push(`${variant}: not available on this host`);
       continue;
     }
-    const instance = await WebAssembly.instantiate(module, {});
-    const exports = instance.exports as unknown as KernelExports;
+    const exports = await instantiate(module);
     const kernels: Kernels = { variant, exports, gemmRows: exports.GEMM_MR.value as number };
     const failure = selfTest(kernels);
     if (!failure) return kernels;

@@ -5,7 +5,7 @@
 
 import type { KernelVariant } from './kernels.js';
 
-export async function readKernelBytes(variant: KernelVariant): Promise<Uint8Array> {
+export async function readKernelBytes(variant: KernelVariant): Promise<Uint8Array<ArrayBuffer>> {
   const url = new URL(`../../build/googlenet.${variant}.wasm`, import.meta.url);
   if (url.protocol === 'file:') {
     const { readFile } = await import('node:fs/promises');
