@@ -106,7 +106,7 @@ export async function loadKernels(options: KernelOptions = {}): Promise<Kernels>
   for (const variant of options.variant ? [options.variant] : KERNEL_VARIANTS) {
     const module = candidates.get(variant);
     if (!module) {
-      rejected.push(`${variant}: not available on this host`);
+      rejected.push(`${variant}: ${options.wasmModule ? 'no module given for it' : 'this host does not validate it (WebAssembly.validate)'}`);
       continue;
     }
     const exports = await instantiate(module);
