@@ -3,11 +3,18 @@
 // anything else first unfolds the input into `scratch` with im2col.
 
 import { gemm } from './gemm';
+import { gemmInt8, packQuantisedColumns } from './gemm-int8';
 
 /** Output extent of one spatial axis; the runtime resolves ceil mode before calling. */
 // @ts-ignore: decorator
 @inline function outputExtent(size: i32, kernel: i32, stride: i32, padBegin: i32, padEnd: i32): i32 {
   return (size + padBegin + padEnd - kernel) / stride + 1;
+}
+
+/** A 1×1 stride-1 unpadded convolution multiplies its input directly, with no im2col. */
+// @ts-ignore: decorator
+@inline function isPointwise(KH: i32, KW: i32, SH: i32, SW: i32, padTop: i32, padLeft: i32, padBottom: i32, padRight: i32): bool {
+  return KH == 1 && KW == 1 && SH == 1 && SW == 1 && padTop == 0 && padLeft == 0 && padBottom == 0 && padRight == 0;
 }
 
 /**
@@ -64,12 +71,36 @@ export function conv2d(
   const OW = outputExtent(W, KW, SW, padLeft, padRight);
   const N = OH * OW;
   const K = C * KH * KW;
-  const pointwise = KH == 1 && KW == 1 && SH == 1 && SW == 1 &&
-    padTop == 0 && padLeft == 0 && padBottom == 0 && padRight == 0;
   let columns = input;
-  if (!pointwise) {
+  if (!isPointwise(KH, KW, SH, SW, padTop, padLeft, padBottom, padRight)) {
     im2col(input, C, H, W, KH, KW, SH, SW, padTop, padLeft, OH, OW, scratch);
     columns = scratch;
   }
   gemm(packedWeights, columns, N, output, N, M, N, K, bias, relu);
+}
+
+/**
+ * The int8 convolution (see gemm-int8.ts): the columns (the input itself for a pointwise convolution, else its
+ * f32 im2col in `scratch`) are quantised with the input tensor's scale and zero point and packed after them in
+ * `scratch`, then multiplied.
+ */
+export function conv2dInt8(
+  input: usize, C: i32, H: i32, W: i32,
+  packedWeights: usize, weightScales: usize, rowSums: usize, bias: usize, M: i32, KH: i32, KW: i32, SH: i32, SW: i32,
+  padTop: i32, padLeft: i32, padBottom: i32, padRight: i32, activationScale: f32, zeroPoint: i32,
+  relu: bool, output: usize, scratch: usize,
+): void {
+  const OH = outputExtent(H, KH, SH, padTop, padBottom);
+  const OW = outputExtent(W, KW, SW, padLeft, padRight);
+  const N = OH * OW;
+  const K = C * KH * KW;
+  let columns = input;
+  let packed = scratch;
+  if (!isPointwise(KH, KW, SH, SW, padTop, padLeft, padBottom, padRight)) {
+    im2col(input, C, H, W, KH, KW, SH, SW, padTop, padLeft, OH, OW, scratch);
+    columns = scratch;
+    packed = scratch + ((<usize>K * N + 64) << 2);
+  }
+  packQuantisedColumns(columns, N, K, N, 1 / activationScale, zeroPoint, packed);
+  gemmInt8(packedWeights, packed, output, N, M, N, K, activationScale, zeroPoint, weightScales, rowSums, bias, relu);
 }

@@ -1,23 +1,36 @@
 // Fully connected layer, LRN, softmax and a standalone ReLU: the small layers around the convolutions.
 
-/** y[o] = Σᵢ W[o][i]·x[i] + bias[o], W row-major [out × in]. */
+/**
+ * y[o] = Σᵢ W[o][i]·x[i] + bias[o], W row-major [out × in]. Every build sums in the same order — four
+ * interleaved partial sums (i mod 4), combined as ((s0 + s1) + s2) + s3, then the tail — so that the
+ * classifier gives the same bits in all of them (the int8 path relies on that).
+ */
 export function dense(
   x: usize, inFeatures: i32, weights: usize, bias: usize, outFeatures: i32, relu: bool, y: usize,
 ): void {
+  const blocked = inFeatures & ~3;
   for (let o = 0; o < outFeatures; o++) {
     const row = weights + (<usize>o * inFeatures << 2);
-    let i = 0;
-    let sum: f32 = 0;
+    let sum: f32;
     if (ASC_FEATURE_SIMD) {
       let acc = f32x4.splat(0);
-      for (; i + 4 <= inFeatures; i += 4) {
+      for (let i = 0; i < blocked; i += 4) {
         const offset = <usize>i << 2;
         acc = f32x4.add(acc, f32x4.mul(v128.load(row + offset), v128.load(x + offset)));
       }
-      sum = f32x4.extract_lane(acc, 0) + f32x4.extract_lane(acc, 1) +
-        f32x4.extract_lane(acc, 2) + f32x4.extract_lane(acc, 3);
+      sum = f32x4.extract_lane(acc, 0) + f32x4.extract_lane(acc, 1) + f32x4.extract_lane(acc, 2) + f32x4.extract_lane(acc, 3);
+    } else {
+      let s0: f32 = 0, s1: f32 = 0, s2: f32 = 0, s3: f32 = 0;
+      for (let i = 0; i < blocked; i += 4) {
+        const offset = <usize>i << 2;
+        s0 += load<f32>(row + offset) * load<f32>(x + offset);
+        s1 += load<f32>(row + offset, 4) * load<f32>(x + offset, 4);
+        s2 += load<f32>(row + offset, 8) * load<f32>(x + offset, 8);
+        s3 += load<f32>(row + offset, 12) * load<f32>(x + offset, 12);
+      }
+      sum = s0 + s1 + s2 + s3;
     }
-    for (; i < inFeatures; i++) sum += load<f32>(row + (<usize>i << 2)) * load<f32>(x + (<usize>i << 2));
+    for (let i = blocked; i < inFeatures; i++) sum += load<f32>(row + (<usize>i << 2)) * load<f32>(x + (<usize>i << 2));
     sum += load<f32>(bias + (<usize>o << 2));
     store<f32>(y + (<usize>o << 2), relu ? max(sum, 0) : sum);
   }

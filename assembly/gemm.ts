@@ -22,7 +22,7 @@ export const GEMM_MR: i32 = 4;
 export const GEMM_NR: i32 = 8;
 
 // Tile spill area for edge tiles and for the scalar build's accumulators (GEMM_MR × GEMM_NR floats).
-const tileScratch: usize = memory.data(GEMM_MR * GEMM_NR * 4, 16);
+export const tileScratch: usize = memory.data(GEMM_MR * GEMM_NR * 4, 16);
 
 /** Packs row-major A[M×K] into GEMM_MR-row k-major panels; rows past M are zero. */
 export function packGemmWeights(src: usize, dst: usize, M: i32, K: i32): void {
@@ -160,7 +160,7 @@ function tile4x8Scalar(
 }
 
 /** Copies the top-left rows×cols of the spilled tile to C. */
-function storeTilePart(c: usize, ldcBytes: usize, rows: i32, cols: i32): void {
+export function storeTilePart(c: usize, ldcBytes: usize, rows: i32, cols: i32): void {
   for (let r = 0; r < rows; r++) {
     memory.copy(c + <usize>r * ldcBytes, tileScratch + (<usize>(r * GEMM_NR) << 2), <usize>cols << 2);
   }

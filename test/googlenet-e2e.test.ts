@@ -10,24 +10,10 @@ import { loadModel } from '../src/runtime/load.js';
 import { Model } from '../src/runtime/model.js';
 import type { KernelVariant } from '../src/runtime/kernels.js';
 import { GOOGLENET_FIXTURES, readFixture } from './support/fixtures.js';
-import { randomFloats, relativeL2, unverifiedKernels } from './support/raw-kernels.js';
+import { imageLikeBatch } from './support/images.js';
+import { relativeL2, unverifiedKernels } from './support/raw-kernels.js';
 
 const VARIANTS: KernelVariant[] = ['scalar', 'simd', 'relaxed-simd'];
-
-/**
- * Seeded inputs that differ between samples in their large-scale structure (a plane wave of random direction
- * and phase per channel, plus noise): global pooling averages pure noise away, and the logits would hardly
- * depend on the input.
- */
-function imageLikeBatch(batch: number, [channels, height, width]: number[]): Float32Array {
-  const noise = randomFloats(batch * channels * height * width, 7);
-  const waves = randomFloats(batch * channels * 3, 8);
-  return noise.map((value, i) => {
-    const x = i % width, y = Math.floor(i / width) % height, plane = Math.floor(i / (width * height));
-    const [fx, fy, phase] = waves.subarray(plane * 3, plane * 3 + 3);
-    return 0.5 * value + Math.sin((fx * x + fy * y) * 0.2 + phase * Math.PI) + phase;
-  });
-}
 
 describe.each(Object.entries(GOOGLENET_FIXTURES))('%s GoogLeNet', (layout, file) => {
   const bytes = readFixture(file);

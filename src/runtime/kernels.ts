@@ -17,6 +17,7 @@ type Ptr = number;
 export interface KernelExports {
   memory: WebAssembly.Memory;
   GEMM_MR: WebAssembly.Global;
+  GEMM_NR: WebAssembly.Global;
   heapBase(): Ptr;
   kernelVariant(): number;
   packGemmWeights(src: Ptr, dst: Ptr, M: number, K: number): void;
@@ -40,14 +41,27 @@ export interface KernelExports {
   lrn(input: Ptr, C: number, HW: number, size: number, alpha: number, beta: number, bias: number, output: Ptr): void;
   softmax(x: Ptr, n: number, y: Ptr): void;
   relu(x: Ptr, n: number, y: Ptr): void;
+  INT8_GROUP: WebAssembly.Global;
+  packInt8Weights(src: Ptr, dst: Ptr, M: number, K: number, scales: Ptr, rowSums: Ptr): void;
+  activationRange(x: Ptr, n: number, out: Ptr): void;
+  conv2dInt8(
+    input: Ptr, C: number, H: number, W: number,
+    packedWeights: Ptr, weightScales: Ptr, rowSums: Ptr, bias: Ptr, M: number, KH: number, KW: number, SH: number, SW: number,
+    padTop: number, padLeft: number, padBottom: number, padRight: number,
+    activationScale: number, zeroPoint: number, relu: number, output: Ptr, scratch: Ptr,
+  ): void;
   probeInt8Dot(): number;
 }
 
 export interface Kernels {
   variant: KernelVariant;
   exports: KernelExports;
-  /** Rows per packed weight panel of the GEMM microkernel. */
+  /** Rows per packed weight panel of the GEMM microkernels. */
   gemmRows: number;
+  /** Output columns per tile of the GEMM microkernels. */
+  gemmColumns: number;
+  /** Consecutive k values per 4-byte group in the int8 GEMM's packed operands (2 as i16, or 4 as i8). */
+  int8Group: number;
 }
 
 export interface KernelOptions {
@@ -110,12 +124,22 @@ export async function loadKernels(options: KernelOptions = {}): Promise<Kernels>
       continue;
     }
     const exports = await instantiate(module);
-    const kernels: Kernels = { variant, exports, gemmRows: exports.GEMM_MR.value as number };
+    const kernels = describeKernels(variant, exports);
     const failure = selfTest(kernels);
     if (!failure) return kernels;
     rejected.push(`${variant}: ${failure}`);
   }
   throw new GoogLeNetError(`no usable kernel build (${rejected.join('; ')})`);
+}
+
+export function describeKernels(variant: KernelVariant, exports: KernelExports): Kernels {
+  return {
+    variant,
+    exports,
+    gemmRows: exports.GEMM_MR.value as number,
+    gemmColumns: exports.GEMM_NR.value as number,
+    int8Group: exports.INT8_GROUP.value as number,
+  };
 }
 
 /**

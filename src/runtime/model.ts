@@ -5,6 +5,10 @@
  *
  * run() copies the input into the arena, replays the calls and copies the outputs out; nothing is allocated
  * inside the wasm memory per inference.
+ *
+ * With precision 'int8', convolutions run on int8 weights (quantised per output channel at load) and 8-bit
+ * activations quantised per tensor — from the tensor's range measured in each inference, or from calibrated
+ * ranges — while activations between layers, pooling and the classifier stay f32.
  */
 
 import { InputError, ModelFormatError, GoogLeNetError } from '../errors.js';
@@ -49,10 +53,19 @@ export interface ModelInfo {
   /** Total wasm memory of this model instance. */
   memoryBytes: number;
   variant: KernelVariant;
+  precision: Precision;
   layers: LayerInfo[];
 }
 
 type Step = () => void;
+
+export type Precision = 'f32' | 'int8';
+
+export interface ExecutionOptions {
+  precision: Precision;
+  /** Calibrated [min, max] per activation tensor; int8 convolutions whose input is listed skip measuring it. */
+  activationRanges?: Record<string, [number, number]>;
+}
 
 export class Model {
   readonly info: ModelInfo;
@@ -61,11 +74,14 @@ export class Model {
   private readonly inputOffsets: number[];
   private readonly outputOffsets: number[];
 
-  constructor(graph: Graph, kernels: Kernels) {
+  constructor(graph: Graph, kernels: Kernels, options: ExecutionOptions = { precision: 'f32' }) {
+    const { precision } = options;
     const shapes = inferShapes(graph);
     const plan = planMemory(graph, shapes);
-    const weights = new WeightLayout(graph, kernels.gemmRows);
-    const scratchBytes = Math.max(weights.largestRawBytes, ...graph.nodes.map((node) => im2colBytes(node, shapes)));
+    const weights = new WeightLayout(graph, kernels, precision);
+    const scratchBytes = Math.max(
+      weights.largestRawBytes, ...graph.nodes.map((node) => convScratchBytes(node, shapes, kernels, precision)),
+    );
 
     const base = kernels.exports.heapBase();
     const arenaAt = alignUp(base + weights.bytes);
@@ -75,15 +91,20 @@ export class Model {
     const missing = memoryBytes - memory.buffer.byteLength;
     if (missing > 0) memory.grow(Math.ceil(missing / 65536));
 
-    weights.upload(kernels, base, scratchAt);
+    weights.upload(base, scratchAt);
     const tensorAt = (name: string) => arenaAt + plan.tensors.get(name)!.offset;
-    this.steps = graph.nodes.map((node) =>
-      compileStep(node, kernels, shapes, plan, tensorAt, (name) => base + weights.offsetOf(name), scratchAt),
-    );
+    const context: StepContext = {
+      kernels, shapes, plan, tensorAt, weightAt: (name) => base + weights.offsetOf(name), scratchAt, precision,
+      activationRanges: options.activationRanges ?? {}, quantisations: new Map(),
+    };
+    this.steps = graph.nodes.map((node) => compileStep(node, context));
     this.kernels = kernels;
     this.inputOffsets = graph.inputs.map((input) => tensorAt(input.name));
     this.outputOffsets = graph.outputs.map(tensorAt);
-    this.info = describe(graph, shapes, plan, weights.bytes, scratchBytes, memory.buffer.byteLength, kernels.variant);
+    this.info = {
+      ...describe(graph, shapes, plan),
+      weightBytes: weights.bytes, scratchBytes, memoryBytes: memory.buffer.byteLength, variant: kernels.variant, precision,
+    };
   }
 
   /**
@@ -151,62 +172,72 @@ export class Model {
   }
 }
 
-/** Where each weight tensor goes: convolution weights packed into GEMM panels with a bias padded to match. */
+/**
+ * Where each weight tensor goes: convolution weights packed into GEMM panels (f32, or int8 with per-row scales
+ * and sums), each layer with a bias padded to whole panels; dense weights as they are.
+ */
 class WeightLayout {
   readonly bytes: number;
   readonly largestRawBytes: number;
   private readonly offsets = new Map<string, number>();
   private readonly uploads: (() => void)[] = [];
-  private kernels!: Kernels;
   private base = 0;
   private staging = 0;
 
-  constructor(graph: Graph, gemmRows: number) {
+  constructor(graph: Graph, private readonly kernels: Kernels, precision: Precision) {
     let cursor = 0;
     let largestRawBytes = 0;
-    const reserve = (name: string, floats: number, write: (at: number) => void) => {
-      if (this.offsets.has(name)) return;
-      this.offsets.set(name, cursor);
+    const reserve = (key: string, bytes: number, write?: (at: number) => void) => {
       const at = cursor;
-      this.uploads.push(() => write(this.base + at));
-      cursor = alignUp(cursor + floats * 4);
+      this.offsets.set(key, at);
+      if (write) this.uploads.push(() => write(this.base + at));
+      cursor = alignUp(cursor + bytes);
     };
-    const copy = (weight: Weight) => (at: number) => this.heap().set(weight.data, at / 4);
     const weightOf = (name: string, node: Node): Weight => {
       const weight = graph.weights.get(name);
       if (!weight) throw new ModelFormatError(`node "${node.name}" (${node.op}): weight "${name}" is missing`);
       return weight;
     };
+    const exports = kernels.exports;
     for (const node of graph.nodes) {
       if (node.op !== 'Conv' && node.op !== 'Dense') continue;
       const weight = weightOf(node.weight, node);
       const outChannels = weight.dims[0];
-      const rows = node.op === 'Conv' ? Math.ceil(outChannels / gemmRows) * gemmRows : outChannels;
+      const rows = node.op === 'Conv' ? Math.ceil(outChannels / kernels.gemmRows) * kernels.gemmRows : outChannels;
       const bias = new Float32Array(rows);
       if (node.bias) bias.set(weightOf(node.bias, node).data);
-      reserve(biasKey(node), rows, (at) => this.heap().set(bias, at / 4));
+      reserve(biasKey(node), rows * 4, (at) => this.heap().set(bias, at / 4));
       if (node.op === 'Dense') {
-        reserve(node.weight, weight.data.length, copy(weight));
+        reserve(node.weight, weight.data.length * 4, (at) => this.heap().set(weight.data, at / 4));
         continue;
       }
       const depth = weight.data.length / outChannels;
       largestRawBytes = Math.max(largestRawBytes, weight.data.length * 4);
-      reserve(node.weight, rows * depth, (at) => {
-        this.heap().set(weight.data, this.staging / 4);
-        this.kernels.exports.packGemmWeights(this.staging, at, outChannels, depth);
+      const stageRaw = () => this.heap().set(weight.data, this.staging / 4);
+      if (precision === 'f32') {
+        reserve(node.weight, rows * depth * 4, (at) => {
+          stageRaw();
+          exports.packGemmWeights(this.staging, at, outChannels, depth);
+        });
+        continue;
+      }
+      reserve(scalesKey(node), rows * 4);
+      reserve(rowSumsKey(node), rows * 4);
+      reserve(node.weight, rows * Math.ceil(depth / kernels.int8Group) * 4, (at) => {
+        stageRaw();
+        exports.packInt8Weights(this.staging, at, outChannels, depth, this.base + this.offsetOf(scalesKey(node)), this.base + this.offsetOf(rowSumsKey(node)));
       });
     }
     this.bytes = cursor;
     this.largestRawBytes = largestRawBytes;
   }
 
-  offsetOf(name: string): number {
-    return this.offsets.get(name)!;
+  offsetOf(key: string): number {
+    return this.offsets.get(key)!;
   }
 
   /** Writes every weight into memory at `base`, staging raw convolution weights at `staging` for packing. */
-  upload(kernels: Kernels, base: number, staging: number): void {
-    this.kernels = kernels;
+  upload(base: number, staging: number): void {
     this.base = base;
     this.staging = staging;
     for (const upload of this.uploads) upload();
@@ -217,26 +248,100 @@ class WeightLayout {
   }
 }
 
-/** Bias slots are keyed by node: nodes without a bias still get a zero one, which the kernels expect. */
-function biasKey(node: Node): string {
-  return `bias of ${node.name}`;
-}
+/** Per-layer slots are keyed by node: nodes without a bias still get a zero one, which the kernels expect. */
+const biasKey = (node: Node) => `bias of ${node.name}`;
+const scalesKey = (node: Node) => `int8 weight scales of ${node.name}`;
+const rowSumsKey = (node: Node) => `int8 weight row sums of ${node.name}`;
+
 
 function isPointwise(node: ConvNode): boolean {
   return node.kernel.every((k) => k === 1) && node.stride.every((s) => s === 1) && node.pads.every((p) => p === 0);
 }
 
-function im2colBytes(node: Node, shapes: Map<string, number[]>): number {
-  if (node.op !== 'Conv' || isPointwise(node)) return 0;
+/**
+ * Scratch a convolution needs: its f32 im2col matrix (none if pointwise), and in int8 its packed quantised
+ * columns, which conv2dInt8 places 64 floats after the im2col matrix.
+ */
+function convScratchBytes(node: Node, shapes: Map<string, number[]>, kernels: Kernels, precision: Precision): number {
+  if (node.op !== 'Conv') return 0;
   const [, C] = shapes.get(node.inputs[0])!;
   const [, , OH, OW] = shapes.get(node.output)!;
-  return C * node.kernel[0] * node.kernel[1] * OH * OW * 4;
+  const K = C * node.kernel[0] * node.kernel[1];
+  const im2col = isPointwise(node) ? 0 : K * OH * OW * 4;
+  if (precision === 'f32') return im2col;
+  const tiles = Math.ceil((OH * OW) / kernels.gemmColumns);
+  const packed = tiles * kernels.gemmColumns * Math.ceil(K / kernels.int8Group) * 4;
+  return (im2col ? im2col + 64 * 4 : 0) + packed;
 }
 
-function compileStep(
-  node: Node, kernels: Kernels, shapes: Map<string, number[]>, plan: MemoryPlan,
-  tensorAt: (name: string) => number, weightAt: (name: string) => number, scratchAt: number,
-): Step {
+/** Quantisation parameters of one activation tensor, shared by every int8 convolution that reads it. */
+class ActivationQuantisation {
+  scale = 1;
+  zeroPoint = 0;
+
+  constructor(range?: [number, number]) {
+    if (range) this.setRange(range[0], range[1]);
+  }
+
+  /**
+   * 8-bit unsigned quantisation covering [min(low, 0), max(high, 0)], so that 0 is exact (padding, ReLU floor).
+   * Computed in f32 steps so that every host derives the same parameters.
+   */
+  setRange(low: number, high: number): void {
+    const range = Math.fround(Math.max(high, 0) - Math.min(low, 0));
+    if (!(range > 0) || !Number.isFinite(range)) {
+      [this.scale, this.zeroPoint] = [1, 0];
+      return;
+    }
+    this.scale = Math.fround(range / 255);
+    this.zeroPoint = Math.min(255, Math.round(-Math.min(low, 0) / this.scale));
+  }
+}
+
+interface StepContext {
+  kernels: Kernels;
+  shapes: Map<string, number[]>;
+  plan: MemoryPlan;
+  tensorAt(name: string): number;
+  weightAt(key: string): number;
+  scratchAt: number;
+  precision: Precision;
+  activationRanges: Record<string, [number, number]>;
+  quantisations: Map<string, ActivationQuantisation>;
+}
+
+function compileInt8Conv(node: ConvNode, context: StepContext): Step {
+  const { kernels: { exports: k }, shapes, tensorAt, weightAt, scratchAt, activationRanges, quantisations } = context;
+  const [inputName] = node.inputs;
+  const input = tensorAt(inputName), output = tensorAt(node.output);
+  const [, C, H, W] = shapes.get(inputName)!;
+  const M = shapes.get(node.output)![1];
+  const [KH, KW] = node.kernel, [SH, SW] = node.stride, [top, left, bottom, right] = node.pads;
+  const relu = +node.relu;
+  const packed = weightAt(node.weight), bias = weightAt(biasKey(node));
+  const scales = weightAt(scalesKey(node)), rowSums = weightAt(rowSumsKey(node));
+
+  // The first convolution to read a tensor measures its range (unless calibrated); the others reuse it.
+  let quantisation = quantisations.get(inputName);
+  const measures = !quantisation && !activationRanges[inputName];
+  if (!quantisation) {
+    quantisation = new ActivationQuantisation(activationRanges[inputName]);
+    quantisations.set(inputName, quantisation);
+  }
+  const q = quantisation;
+  return () => {
+    if (measures) {
+      k.activationRange(input, C * H * W, scratchAt);
+      const [low, high] = new Float32Array(k.memory.buffer, scratchAt, 2);
+      q.setRange(low, high);
+    }
+    k.conv2dInt8(input, C, H, W, packed, scales, rowSums, bias, M, KH, KW, SH, SW, top, left, bottom, right,
+      q.scale, q.zeroPoint, relu, output, scratchAt);
+  };
+}
+
+function compileStep(node: Node, context: StepContext): Step {
+  const { kernels, shapes, plan, tensorAt, weightAt, scratchAt } = context;
   const k = kernels.exports;
   const input = tensorAt(node.inputs[0]);
   const output = tensorAt(node.output);
@@ -245,6 +350,7 @@ function compileStep(
   const [, , OH, OW] = outDims;
   switch (node.op) {
     case 'Conv': {
+      if (context.precision === 'int8') return compileInt8Conv(node, context);
       const [KH, KW] = node.kernel, [SH, SW] = node.stride, [top, left, bottom, right] = node.pads;
       const M = outDims[1], packed = weightAt(node.weight), bias = weightAt(biasKey(node)), relu = +node.relu;
       return () => k.conv2d(input, C, H, W, packed, bias, M, KH, KW, SH, SW, top, left, bottom, right, relu, output, scratchAt);
@@ -306,10 +412,8 @@ function sliceOffset(inputs: string[], name: string, shapes: Map<string, number[
   return offset;
 }
 
-function describe(
-  graph: Graph, shapes: Map<string, number[]>, plan: MemoryPlan,
-  weightBytes: number, scratchBytes: number, memoryBytes: number, variant: KernelVariant,
-): ModelInfo {
+/** The parts of ModelInfo that follow from the graph and its memory plan. */
+function describe(graph: Graph, shapes: Map<string, number[]>, plan: MemoryPlan) {
   const sizeOf = (name?: string) => (name ? graph.weights.get(name)?.data.length ?? 0 : 0);
   const layers = graph.nodes.map((node): LayerInfo => {
     const outputDims = shapes.get(node.output)!;
@@ -327,10 +431,6 @@ function describe(
     params: layers.reduce((sum, layer) => sum + layer.params, 0),
     macs: layers.reduce((sum, layer) => sum + layer.macs, 0),
     arenaBytes: plan.arenaBytes,
-    weightBytes,
-    scratchBytes,
-    memoryBytes,
-    variant,
     layers,
   };
 }

@@ -4,7 +4,7 @@
  */
 
 import { readFile } from 'node:fs/promises';
-import type { KernelExports, Kernels, KernelVariant } from '../../src/runtime/kernels.js';
+import { describeKernels, type KernelExports, type Kernels, type KernelVariant } from '../../src/runtime/kernels.js';
 
 export async function readBuild(variant: KernelVariant): Promise<Uint8Array> {
   return new Uint8Array(await readFile(new URL(`../../build/googlenet.${variant}.wasm`, import.meta.url)));
@@ -71,6 +71,5 @@ export function relativeL2(actual: ArrayLike<number>, expected: ArrayLike<number
  */
 export async function unverifiedKernels(variant: KernelVariant): Promise<Kernels> {
   const { instance } = await WebAssembly.instantiate(await readBuild(variant), {});
-  const exports = instance.exports as unknown as KernelExports;
-  return { variant, exports, gemmRows: exports.GEMM_MR.value as number };
+  return describeKernels(variant, instance.exports as unknown as KernelExports);
 }

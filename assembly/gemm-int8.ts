@@ -1,0 +1,271 @@
+// int8 convolution: weights int8 (symmetric, per output channel, ±127), activations quantised per tensor to
+// unsigned 8-bit values q = round(x / scale) + zeroPoint in [0, 255], products summed exactly in i32:
+//
+//   y[m][n] = (Σₖ w_q[m][k]·x_q[k][n] − zeroPoint·Σₖ w_q[m][k]) · (scale · weightScale[m]) + bias[m]
+//
+// Every build computes the same integers and goes through the same epilogue arithmetic, so all three give
+// bit-identical outputs. (The relaxed int8 dot is not used yet: it is only deterministic for a 7-bit second
+// operand, and 7-bit activations cost too much accuracy on GoogLeNet.)
+//
+// Both operands are stored in groups of INT8_GROUP = 2 consecutive k as 2 × i16 (4 bytes), the operand
+// shape of i32x4.dot_i16x8_s, which sums 2 products per lane:
+//
+// Weights (packed once at load):  panel p, group g:  row 0: [4 bytes]  row 1  row 2  row 3      (16 bytes)
+// Activations (packed per run):   tile j,  group g:  col 0: [4 bytes]  col 1  …      col 7      (32 bytes)
+//
+// so one load32_splat broadcasts a row's group against two v128 loads of eight columns, as in the f32 GEMM.
+
+import { GEMM_MR, GEMM_NR, storeTilePart, tileScratch } from './gemm';
+
+/** k values per 4-byte group. */
+export const INT8_GROUP: i32 = 2;
+
+/** Writes one quantised value as lane `lane` of the 4-byte group at `group`. */
+// @ts-ignore: decorator
+@inline function storeQuantised(group: usize, lane: i32, value: i32): void {
+  store<i16>(group + (<usize>lane << 1), <i16>value);
+}
+
+// @ts-ignore: decorator
+@inline function loadQuantised(group: usize, lane: i32): i32 {
+  return <i32>load<i16>(group + (<usize>lane << 1));
+}
+
+/**
+ * Quantises row-major f32 weights [M × K] per row and packs them into GEMM_MR-row panels of k-groups. Writes
+ * each row's scale (max|w| / 127) and the sum of its quantised values (for the zero-point correction); rows
+ * past M get zeros.
+ */
+export function packInt8Weights(src: usize, dst: usize, M: i32, K: i32, scales: usize, rowSums: usize): void {
+  const groups = (K + INT8_GROUP - 1) / INT8_GROUP;
+  const panels = (M + GEMM_MR - 1) / GEMM_MR;
+  memory.fill(dst, 0, <usize>panels * groups * GEMM_MR * 4);
+  for (let m = 0; m < panels * GEMM_MR; m++) {
+    const row = src + (<usize>m * K << 2);
+    let largest: f32 = 0;
+    for (let k = 0; m < M && k < K; k++) largest = max(largest, abs(load<f32>(row + (<usize>k << 2))));
+    const scale: f32 = largest > 0 ? largest / 127 : 1;
+    let sum = 0;
+    const panel = dst + <usize>(m / GEMM_MR) * groups * GEMM_MR * 4 + <usize>(m % GEMM_MR) * 4;
+    for (let k = 0; m < M && k < K; k++) {
+      const q = <i32>min<f32>(127, max<f32>(-127, nearest(load<f32>(row + (<usize>k << 2)) / scale)));
+      storeQuantised(panel + <usize>(k / INT8_GROUP) * GEMM_MR * 4, k % INT8_GROUP, q);
+      sum += q;
+    }
+    store<f32>(scales + (<usize>m << 2), m < M ? scale : 0);
+    store<i32>(rowSums + (<usize>m << 2), sum);
+  }
+}
+
+// @ts-ignore: decorator
+@inline function quantise(x: f32, inverseScale: f32, zeroPoint: f32): i32 {
+  return <i32>min<f32>(255, max<f32>(0, nearest(x * inverseScale) + zeroPoint));
+}
+
+/** quantise() on four lanes, rounding exactly as the scalar version does. */
+// @ts-ignore: decorator
+@inline function quantise4(x: v128, inverseScale: v128, zeroPoint: v128): v128 {
+  const q = f32x4.add(f32x4.nearest(f32x4.mul(x, inverseScale)), zeroPoint);
+  return i32x4.trunc_sat_f32x4_s(f32x4.min(f32x4.splat(255), f32x4.max(f32x4.splat(0), q)));
+}
+
+/** Writes the minimum and maximum of x[0..n) to out[0] and out[1]. */
+export function activationRange(x: usize, n: i32, out: usize): void {
+  let low = Infinity as f32, high = -Infinity as f32;
+  let i = 0;
+  if (ASC_FEATURE_SIMD) {
+    let lows = f32x4.splat(Infinity), highs = f32x4.splat(-Infinity);
+    for (; i + 4 <= n; i += 4) {
+      const v = v128.load(x + (<usize>i << 2));
+      lows = f32x4.min(lows, v);
+      highs = f32x4.max(highs, v);
+    }
+    low = min(min(f32x4.extract_lane(lows, 0), f32x4.extract_lane(lows, 1)), min(f32x4.extract_lane(lows, 2), f32x4.extract_lane(lows, 3)));
+    high = max(max(f32x4.extract_lane(highs, 0), f32x4.extract_lane(highs, 1)), max(f32x4.extract_lane(highs, 2), f32x4.extract_lane(highs, 3)));
+  }
+  for (; i < n; i++) {
+    const v = load<f32>(x + (<usize>i << 2));
+    low = min(low, v);
+    high = max(high, v);
+  }
+  store<f32>(out, low);
+  store<f32>(out, high, 4);
+}
+
+/**
+ * Quantises the f32 matrix src[K × N] (rows `rowStride` floats apart: an input feature map or an im2col
+ * buffer) and packs it as the int8 GEMM's B operand: tiles of GEMM_NR columns, k in pairs of i16. The pad row
+ * of an odd K holds the zero point (its weights are zero). Columns past N in the last tile are garbage that is
+ * never stored, read from the slack after src.
+ *
+ *   row k:   [x0 x1 x2 x3 x4 x5 x6 x7]      quantise, narrow to i16,      group: [x0 y0 x1 y1 … x7 y7]
+ *   row k+1: [y0 y1 y2 y3 y4 y5 y6 y7]  →   interleave lanes of the two  →        (32 bytes)
+ */
+export function packQuantisedColumns(
+  src: usize, rowStride: i32, K: i32, N: i32, inverseScale: f32, zeroPoint: i32, dst: usize,
+): void {
+  const groups = (K + 1) >> 1;
+  const rowBytes = <usize>rowStride << 2;
+  const zero = <f32>zeroPoint;
+  for (let n0 = 0; n0 < N; n0 += GEMM_NR) {
+    for (let g = 0; g < groups; g++) {
+      const even = src + <usize>(2 * g) * rowBytes + (<usize>n0 << 2);
+      const hasOdd = 2 * g + 1 < K;
+      const odd = even + rowBytes;
+      if (ASC_FEATURE_SIMD) {
+        const inverse = f32x4.splat(inverseScale), zeros = f32x4.splat(zero);
+        const evenRow = i16x8.narrow_i32x4_s(quantise4(v128.load(even), inverse, zeros), quantise4(v128.load(even, 16), inverse, zeros));
+        const oddRow = hasOdd
+          ? i16x8.narrow_i32x4_s(quantise4(v128.load(odd), inverse, zeros), quantise4(v128.load(odd, 16), inverse, zeros))
+          : i16x8.splat(<i16>zeroPoint);
+        v128.store(dst, v128.shuffle<i16>(evenRow, oddRow, 0, 8, 1, 9, 2, 10, 3, 11));
+        v128.store(dst, v128.shuffle<i16>(evenRow, oddRow, 4, 12, 5, 13, 6, 14, 7, 15), 16);
+      } else {
+        for (let j = 0; j < min(GEMM_NR, N - n0); j++) {
+          const at = <usize>j << 2;
+          storeQuantised(dst + at, 0, quantise(load<f32>(even + at), inverseScale, zero));
+          storeQuantised(dst + at, 1, hasOdd ? quantise(load<f32>(odd + at), inverseScale, zero) : zeroPoint);
+        }
+      }
+      dst += GEMM_NR * 4;
+    }
+  }
+}
+
+/**
+ * C[M × N] (f32, row stride ldc) from packed int8 weights and activations; `activationScale`/`zeroPoint`
+ * describe the activations, `weightScales`/`rowSums`/`bias` (padded to whole panels) the weights.
+ */
+export function gemmInt8(
+  packedA: usize, packedB: usize, C: usize, ldc: i32, M: i32, N: i32, K: i32,
+  activationScale: f32, zeroPoint: i32, weightScales: usize, rowSums: usize, bias: usize, relu: bool,
+): void {
+  const groups = (K + INT8_GROUP - 1) / INT8_GROUP;
+  const panels = (M + GEMM_MR - 1) / GEMM_MR;
+  const panelBytes = <usize>groups * GEMM_MR * 4;
+  const tileBytes = <usize>groups * GEMM_NR * 4;
+  for (let n0 = 0, tile = 0; n0 < N; n0 += GEMM_NR, tile++) {
+    const cols = min(GEMM_NR, N - n0);
+    const b = packedB + <usize>tile * tileBytes;
+    for (let p = 0; p < panels; p++) {
+      const row0 = p * GEMM_MR;
+      const a = packedA + <usize>p * panelBytes;
+      const rowOffset = <usize>row0 << 2;
+      const epilogue = loadEpilogue(activationScale, zeroPoint, weightScales + rowOffset, rowSums + rowOffset, bias + rowOffset);
+      const c = C + ((<usize>row0 * ldc + n0) << 2);
+      const rows = min(GEMM_MR, M - row0);
+      if (ASC_FEATURE_SIMD) tile4x8Simd(a, b, groups, epilogue, relu, c, <usize>ldc << 2, rows, cols);
+      else tile4x8Scalar(a, b, groups, epilogue, relu, c, <usize>ldc << 2, rows, cols);
+    }
+  }
+}
+
+/** acc + the 4-lane dot products of a (one row's group, broadcast) with b (four columns' groups). */
+// @ts-ignore: decorator
+@inline function dotAdd(a: v128, b: v128, acc: v128): v128 {
+  return i32x4.add(acc, i32x4.dot_i16x8_s(a, b));
+}
+
+// Per-row epilogue constants of the current panel, staged in static memory:
+//   [0..16)   f32 output scale of rows 0…3: activationScale · weightScale[r]
+//   [16..32)  i32 zero-point correction of rows 0…3: zeroPoint · rowSum[r]
+//   [32..48)  f32 bias of rows 0…3
+const epilogueConstants: usize = memory.data(GEMM_MR * 12, 16);
+
+function loadEpilogue(activationScale: f32, zeroPoint: i32, weightScales: usize, rowSums: usize, bias: usize): usize {
+  for (let r = 0; r < GEMM_MR; r++) {
+    const at = <usize>r << 2;
+    store<f32>(epilogueConstants + at, activationScale * load<f32>(weightScales + at));
+    store<i32>(epilogueConstants + at, zeroPoint * load<i32>(rowSums + at), GEMM_MR * 4);
+    store<f32>(epilogueConstants + at, load<f32>(bias + at), GEMM_MR * 8);
+  }
+  return epilogueConstants;
+}
+
+/**
+ * (acc − correction) → f32, × scale, + bias, ReLU. Conversion, multiply and add round exactly as the scalar
+ * build's do, so every build produces the same bits.
+ */
+// @ts-ignore: decorator
+@inline function requantise(acc: v128, correction: v128, scale: v128, bias: v128, relu: bool): v128 {
+  const value = f32x4.add(f32x4.mul(f32x4.convert_i32x4_s(i32x4.sub(acc, correction)), scale), bias);
+  return relu ? f32x4.max(value, f32x4.splat(0)) : value;
+}
+
+/** Accumulates a 4×8 tile in i32 and stores its rows×cols f32 outputs at c. */
+function tile4x8Simd(
+  a: usize, b: usize, groups: i32, epilogue: usize, relu: bool, c: usize, ldcBytes: usize, rows: i32, cols: i32,
+): void {
+  let c00 = i32x4.splat(0), c01 = i32x4.splat(0);
+  let c10 = i32x4.splat(0), c11 = i32x4.splat(0);
+  let c20 = i32x4.splat(0), c21 = i32x4.splat(0);
+  let c30 = i32x4.splat(0), c31 = i32x4.splat(0);
+  for (let g = 0; g < groups; g++) {
+    const b0 = v128.load(b, 0);
+    const b1 = v128.load(b, 16);
+    const a0 = v128.load32_splat(a, 0);
+    c00 = dotAdd(a0, b0, c00);
+    c01 = dotAdd(a0, b1, c01);
+    const a1 = v128.load32_splat(a, 4);
+    c10 = dotAdd(a1, b0, c10);
+    c11 = dotAdd(a1, b1, c11);
+    const a2 = v128.load32_splat(a, 8);
+    c20 = dotAdd(a2, b0, c20);
+    c21 = dotAdd(a2, b1, c21);
+    const a3 = v128.load32_splat(a, 12);
+    c30 = dotAdd(a3, b0, c30);
+    c31 = dotAdd(a3, b1, c31);
+    a += GEMM_MR * 4;
+    b += GEMM_NR * 4;
+  }
+  // A full tile goes straight to C; an edge tile is spilled and its valid part copied.
+  const full = rows == GEMM_MR && cols == GEMM_NR;
+  const out = full ? c : tileScratch;
+  const outStride = full ? ldcBytes : GEMM_NR * 4;
+  storeRow(out, c00, c01, epilogue, relu);
+  storeRow(out + outStride, c10, c11, epilogue + 4, relu);
+  storeRow(out + 2 * outStride, c20, c21, epilogue + 8, relu);
+  storeRow(out + 3 * outStride, c30, c31, epilogue + 12, relu);
+  if (!full) storeTilePart(c, ldcBytes, rows, cols);
+}
+
+/** Requantises one tile row; `epilogue` points at the row's slot of epilogueConstants. */
+// @ts-ignore: decorator
+@inline function storeRow(row: usize, left: v128, right: v128, epilogue: usize, relu: bool): void {
+  const scale = v128.load32_splat(epilogue);
+  const correction = v128.load32_splat(epilogue, GEMM_MR * 4);
+  const bias = v128.load32_splat(epilogue, GEMM_MR * 8);
+  v128.store(row, requantise(left, correction, scale, bias, relu));
+  v128.store(row, requantise(right, correction, scale, bias, relu), 16);
+}
+
+function tile4x8Scalar(
+  a: usize, b: usize, groups: i32, epilogue: usize, relu: bool, c: usize, ldcBytes: usize, rows: i32, cols: i32,
+): void {
+  const t = tileScratch;
+  memory.fill(t, 0, GEMM_MR * GEMM_NR * 4);
+  for (let g = 0; g < groups; g++) {
+    for (let r = 0; r < GEMM_MR; r++) {
+      for (let j = 0; j < GEMM_NR; j++) {
+        let sum = 0;
+        for (let lane = 0; lane < INT8_GROUP; lane++) {
+          sum += loadQuantised(a + (<usize>r << 2), lane) * loadQuantised(b + (<usize>j << 2), lane);
+        }
+        const slot = t + (<usize>(r * GEMM_NR + j) << 2);
+        store<i32>(slot, load<i32>(slot) + sum);
+      }
+    }
+    a += GEMM_MR * 4;
+    b += GEMM_NR * 4;
+  }
+  for (let r = 0; r < GEMM_MR; r++) {
+    const at = epilogue + (<usize>r << 2);
+    const scale = load<f32>(at), correction = load<i32>(at, GEMM_MR * 4), bias = load<f32>(at, GEMM_MR * 8);
+    for (let j = 0; j < GEMM_NR; j++) {
+      const slot = t + (<usize>(r * GEMM_NR + j) << 2);
+      const value = <f32>(load<i32>(slot) - correction) * scale + bias;
+      store<f32>(slot, relu ? max<f32>(value, 0) : value);
+    }
+  }
+  storeTilePart(c, ldcBytes, rows, cols);
+}

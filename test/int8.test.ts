@@ -1,0 +1,150 @@
+/**
+ * The int8 path: int8 weights per output channel, 8-bit activations per tensor. Every build must produce the
+ * same bits; the results must stay close to f32 (onnxruntime-node as the reference) and keep its top-1.
+ */
+
+import * as ort from 'onnxruntime-node';
+import { beforeAll, describe, expect, it } from 'vitest';
+import type { Graph } from '../src/graph/ir.js';
+import { importOnnx } from '../src/onnx/import.js';
+import { KERNEL_VARIANTS, type KernelVariant } from '../src/runtime/kernels.js';
+import { Model } from '../src/runtime/model.js';
+import { GOOGLENET_FIXTURES, readFixture } from './support/fixtures.js';
+import { imageLikeBatch } from './support/images.js';
+import { graphToOnnx } from './support/onnx-builder.js';
+import { RawKernels, randomFloats, relativeL2, unverifiedKernels } from './support/raw-kernels.js';
+import { convOutputSize, referenceConv, type ConvCase } from './support/reference.js';
+
+// Every build, including relaxed-simd, which Node 20 rejects for its int8 dot (not used by this path).
+const int8Model = async (graph: Graph, variant: KernelVariant) =>
+  new Model(graph, await unverifiedKernels(variant), { precision: 'int8' });
+
+const sameBits = (a: Float32Array, b: Float32Array) => a.length === b.length && a.every((v, i) => Object.is(v, b[i]));
+
+describe('conv2dInt8', () => {
+  const cases: ConvCase[] = [
+    { C: 7, H: 9, W: 11, M: 9, KH: 1, KW: 1, SH: 1, SW: 1, pads: [0, 0, 0, 0] }, // pointwise, odd K
+    { C: 16, H: 6, W: 6, M: 13, KH: 3, KW: 3, SH: 1, SW: 1, pads: [1, 1, 1, 1] },
+    { C: 3, H: 15, W: 13, M: 8, KH: 7, KW: 7, SH: 2, SW: 2, pads: [3, 3, 3, 3] },
+    { C: 5, H: 4, W: 9, M: 6, KH: 2, KW: 3, SH: 1, SW: 2, pads: [0, 2, 1, 0] },
+  ];
+
+  it.each(cases.map((spec, i) => [i, spec] as const))('case %i is bit-identical in every build and close to f32', async (i, spec) => {
+    const { C, H, W, M, KH, KW, SH, SW, pads } = spec;
+    const [OH, OW] = convOutputSize(spec);
+    const K = C * KH * KW, N = OH * OW, panels = Math.ceil(M / 4);
+    const input = randomFloats(C * H * W, 60 + i).map((v) => v + 0.3); // signed: a non-zero zero point
+    const weights = randomFloats(M * K, 70 + i), bias = randomFloats(panels * 4, 80 + i);
+    const low = Math.min(...input, 0), high = Math.max(...input, 0);
+    const scale = Math.fround((high - low) / 255), zeroPoint = Math.round(-low / scale);
+    const scratchFloats = K * N + 64 + Math.ceil(N / 8) * 8 * Math.ceil(K / 2);
+    const expected = referenceConv(spec, input, weights, bias, true);
+    // The tensor's own range, and a wider one (as calibration over other inputs could give).
+    const errors: number[] = [];
+    for (const [activationScale, activationZeroPoint] of [[scale, zeroPoint], [scale * 2, zeroPoint]]) {
+      const outputs: Float32Array[] = [];
+      for (const variant of KERNEL_VARIANTS) {
+        const kernels = await RawKernels.load(variant);
+        const k = kernels.exports;
+        const packed = kernels.alloc(panels * 4 * Math.ceil(K / 2)), scales = kernels.alloc(panels * 4), sums = kernels.alloc(panels * 4);
+        k.packInt8Weights(kernels.alloc(weights.length, weights), packed, M, K, scales, sums);
+        const output = kernels.alloc(M * N);
+        k.conv2dInt8(kernels.alloc(input.length, input), C, H, W, packed, scales, sums, kernels.alloc(bias.length, bias), M,
+          KH, KW, SH, SW, ...pads, activationScale, activationZeroPoint, 1, output, kernels.alloc(scratchFloats));
+        outputs.push(kernels.read(output, M * N));
+      }
+      expect(sameBits(outputs[1], outputs[0]), `simd vs scalar, scale ${activationScale}`).toBe(true);
+      expect(sameBits(outputs[2], outputs[0]), `relaxed-simd vs scalar, scale ${activationScale}`).toBe(true);
+      errors.push(relativeL2(outputs[0], expected));
+    }
+    const [ownRange, widerRange] = errors;
+    expect(ownRange).toBeGreaterThan(0); // it really is quantised
+    expect(ownRange).toBeLessThan(0.01);
+    expect(widerRange).toBeLessThan(0.02);
+    expect(widerRange).toBeGreaterThan(ownRange);
+  });
+});
+
+/** The graph without a final Softmax, so that logits, not probabilities, are compared. */
+function logitsOf(graph: Graph): Graph {
+  const last = graph.nodes[graph.nodes.length - 1];
+  if (last.op !== 'Softmax') return graph;
+  return { ...graph, nodes: graph.nodes.slice(0, -1), outputs: [last.inputs[0]] };
+}
+
+/** The same graph with every convolution weight rounded to int8 per output channel, as the int8 path does. */
+function withInt8Weights(graph: Graph): Graph {
+  const weights = new Map(graph.weights);
+  for (const node of graph.nodes) {
+    if (node.op !== 'Conv') continue;
+    const { dims, data } = graph.weights.get(node.weight)!;
+    const depth = data.length / dims[0];
+    const rounded = new Float32Array(data.length);
+    for (let row = 0; row < dims[0]; row++) {
+      const values = data.subarray(row * depth, (row + 1) * depth);
+      const scale = Math.max(...values.map(Math.abs)) / 127 || 1;
+      values.forEach((v, k) => (rounded[row * depth + k] = Math.round(v / scale) * scale));
+    }
+    weights.set(node.weight, { dims, data: rounded });
+  }
+  return { ...graph, weights };
+}
+
+/** Relative L2 error of the input-dependent part: each logit vector minus the mean over all samples. */
+function centredError(actual: Float32Array[], expected: Float32Array[]): number {
+  const centred = (rows: Float32Array[]) => {
+    const mean = rows[0].map((_, j) => rows.reduce((sum, row) => sum + row[j], 0) / rows.length);
+    return rows.flatMap((row) => Array.from(row, (v, j) => v - mean[j]));
+  };
+  return relativeL2(centred(actual), centred(expected));
+}
+
+const top1 = (values: Float32Array) => values.indexOf(Math.max(...values));
+const SAMPLES = 6;
+
+describe.each(Object.entries(GOOGLENET_FIXTURES))('%s GoogLeNet in int8', (_layout, file) => {
+  let graph: Graph;
+  let dims: number[];
+  let inputs: Float32Array[];
+  let reference: Float32Array[];
+
+  beforeAll(async () => {
+    graph = logitsOf(importOnnx(readFixture(file)));
+    dims = graph.inputs[0].dims;
+    const batch = imageLikeBatch(SAMPLES, dims.slice(1), 31);
+    const size = batch.length / SAMPLES;
+    inputs = Array.from({ length: SAMPLES }, (_, i) => batch.slice(i * size, (i + 1) * size));
+    const session = await ort.InferenceSession.create(graphToOnnx(graph));
+    reference = [];
+    for (const input of inputs) {
+      const result = await session.run({ [session.inputNames[0]]: new ort.Tensor('float32', input, dims) });
+      reference.push(result[session.outputNames[0]].data as Float32Array);
+    }
+    await session.release();
+  });
+
+  it('gives bit-identical logits with every kernel build', async () => {
+    const [first, ...others] = await Promise.all(KERNEL_VARIANTS.map((variant) => int8Model(graph, variant)));
+    for (const input of inputs.slice(0, 2)) {
+      const expected = first.run(input, dims).data;
+      for (const model of others) expect(sameBits(model.run(input, dims).data, expected), model.info.variant).toBe(true);
+    }
+  });
+
+  /*
+   * These random-weight networks barely depend on their input after global pooling, so rounding the weights
+   * alone moves the input-dependent part of the logits by 5–13 % and can swap near-tied classes. The bounds
+   * below say what the 8-bit activations add on top of that unavoidable part.
+   */
+  it('stays close to f32: same top-1 as with int8-rounded weights, input-dependent logits within 20 %', async () => {
+    const model = await int8Model(graph, 'simd');
+    expect(model.info.precision).toBe('int8');
+    const logits = inputs.map((input) => model.run(input, dims).data);
+    const weightsOnly = new Model(withInt8Weights(graph), await unverifiedKernels('simd'));
+    const weightsOnlyLogits = inputs.map((input) => weightsOnly.run(input, dims).data);
+    expect(logits.map(top1)).toEqual(weightsOnlyLogits.map(top1));
+    expect(centredError(logits, weightsOnlyLogits)).toBeLessThan(0.12); // measured: 10.7 % on seed, less elsewhere
+    expect(centredError(logits, reference)).toBeLessThan(0.2);
+    expect(relativeL2(logits.flatMap((row) => [...row]), reference.flatMap((row) => [...row]))).toBeGreaterThan(1e-4);
+  });
+});
