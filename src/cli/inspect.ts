@@ -1,7 +1,8 @@
+import type { ModelFileMetadata } from '../format/model-file.js';
 import type { ModelInfo } from '../runtime/model.js';
 
 const formatCount = (n: number) => n.toLocaleString('en-US');
-const formatBytes = (n: number) => (n >= 1 << 20 ? `${(n / (1 << 20)).toFixed(2)} MiB` : `${(n / 1024).toFixed(1)} KiB`);
+export const formatBytes = (n: number) => (n >= 1 << 20 ? `${(n / (1 << 20)).toFixed(2)} MiB` : `${(n / 1024).toFixed(1)} KiB`);
 
 /** The human-readable `inspect` report: one row per layer, then totals and the memory plan. */
 export function formatInspect(info: ModelInfo): string {
@@ -29,5 +30,26 @@ export function formatInspect(info: ModelInfo): string {
     `scratch:       ${formatBytes(info.scratchBytes)}`,
     `wasm memory:   ${formatBytes(info.memoryBytes)}`,
     `kernel build:  ${info.variant}`,
+  ].join('\n');
+}
+
+const SHOWN_LABELS = 5;
+
+/** What a model file carries besides the graph, for `inspect` to show above the layer table. */
+export function formatModelFileSummary(metadata: ModelFileMetadata, fileBytes: number): string {
+  const { labels, preprocess: p, activationRanges } = metadata;
+  const list = (values: number[]) => `[${values.map((value) => +value.toPrecision(6)).join(', ')}]`;
+  const shownLabels = labels?.slice(0, SHOWN_LABELS).map((label) => JSON.stringify(label)).join(', ');
+  const crop = p.resize.crop === 'none'
+    ? `straight to ${p.inputSize.join('x')}`
+    : `shorter side to ${p.resize.shorterSide ?? Math.max(...p.inputSize)}, center crop ${p.inputSize.join('x')}`;
+  const calibrated = activationRanges ? Object.keys(activationRanges).length : 0;
+  return [
+    `model file:    ${formatBytes(fileBytes)} (${formatCount(fileBytes)} bytes), format version ${metadata.formatVersion}`,
+    `weights:       ${metadata.weights}`,
+    `labels:        ${labels ? `${labels.length}: ${shownLabels}${labels.length > SHOWN_LABELS ? ', …' : ''}` : 'none'}`,
+    `channels:      ${p.channels}, pixels × ${+p.scale.toPrecision(6)}, mean ${list(p.mean)}, std ${list(p.std)}`,
+    `resize:        ${p.resize.method}, ${crop}`,
+    `calibration:   ${calibrated ? `[min, max] of ${calibrated} activation tensors` : 'none'}`,
   ].join('\n');
 }

@@ -1,79 +1,109 @@
 #!/usr/bin/env node
 /** The `googlenet` command line. User errors print one line on stderr and exit 1; --verbose adds the stack. */
 
-import { readFile, writeFile } from 'node:fs/promises';
-import { parseArgs } from 'node:util';
-import { GoogLeNetError, loadModel, KERNEL_VARIANTS, type KernelVariant, type Model } from '../index.js';
+import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { GoogLeNetError, loadModelWithMetadata, KERNEL_VARIANTS, type KernelVariant } from '../index.js';
+import { CONVERT_HELP, CONVERT_OPTIONS, convert } from './convert.js';
+import { UsageError } from './errors.js';
+import { readUserFile, writeUserFile } from './files.js';
 import { formatNpy, parseNpy } from './npy.js';
-import { formatInspect } from './inspect.js';
+import { formatInspect, formatModelFileSummary } from './inspect.js';
 
 const USAGE = `googlenet — GoogLeNet inference in WebAssembly
 
 Usage:
   googlenet infer --model FILE --input X.npy [--input …] --output Y.npy [--output …] [--variant V]
   googlenet inspect FILE [--variant V] [--json]
+  googlenet convert IN.onnx -o OUT.safetensors [--weights int8|f16|f32] [--labels FILE] [--calibrate DIR] …
   googlenet <command> --help
+
+FILE is an ONNX file or a model file written by convert.
 
 Options:
   --variant V   kernel build: ${KERNEL_VARIANTS.join(' | ')} (default: the best this host runs correctly)
   --verbose     print stack traces of errors`;
 
-const COMMAND_HELP: Record<string, string> = {
+/** --help is answered before parsing, so that it works whatever else is on the line. */
+const COMMON_OPTIONS = { verbose: { type: 'boolean' } } as const;
+
+const INFER_OPTIONS = {
+  model: { type: 'string' },
+  input: { type: 'string', multiple: true },
+  output: { type: 'string', multiple: true },
+  variant: { type: 'string' },
+} as const;
+
+const INSPECT_OPTIONS = {
+  variant: { type: 'string' },
+  json: { type: 'boolean' },
+} as const;
+
+const COMMAND_HELP = {
   infer: `googlenet infer --model FILE --input X.npy [--input …] --output Y.npy [--output …] [--variant V]
 
 Runs the model on float32 .npy tensors (NCHW, batch first). Give one --input per model input, in the
-model's order, and one --output per output to save (the first N outputs are written).`,
+model's order, and one --output per output to save (the first N outputs are written). FILE is an ONNX file
+or a model file written by convert.`,
   inspect: `googlenet inspect FILE [--variant V] [--json]
 
 Prints every layer of the model: name, op, output shape, parameters, multiply-accumulates and the byte
-offset of its output in the activation arena; then the totals and the memory plan.`,
+offset of its output in the activation arena; then the totals and the memory plan. For a model file it
+first shows what the file carries: format version, weight precision, labels, preprocessing, calibration.`,
+  convert: CONVERT_HELP,
 };
 
-/** Thrown for command-line mistakes; printed with a hint to --help. */
-class UsageError extends Error {}
+type Command = keyof typeof COMMAND_HELP;
+
+/** The command's flags (plus --verbose) and its positional arguments. */
+function parseCommand<O extends NonNullable<ParseArgsConfig['options']>>(args: string[], options: O) {
+  return parseArgs({ args, options: { ...options, ...COMMON_OPTIONS }, allowPositionals: true, strict: true });
+}
 
 async function main(argv: string[]): Promise<void> {
-  const { values, positionals } = parseArgs({
-    args: argv,
-    allowPositionals: true,
-    options: {
-      model: { type: 'string' },
-      input: { type: 'string', multiple: true },
-      output: { type: 'string', multiple: true },
-      variant: { type: 'string' },
-      json: { type: 'boolean' },
-      help: { type: 'boolean', short: 'h' },
-      verbose: { type: 'boolean' },
-    },
-  });
-  const [command, ...rest] = positionals;
-  if (!command || command === 'help') {
+  const [command, ...args] = argv;
+  if (command === undefined || command === 'help' || command === '--help' || command === '-h') {
     console.log(USAGE);
     return;
   }
-  if (!(command in COMMAND_HELP)) throw new UsageError(`unknown command "${command}"`);
-  if (values.help) {
-    console.log(COMMAND_HELP[command]);
+  if (command.startsWith('-')) throw new UsageError(`the command comes first: googlenet <command> ${command} …`);
+  if (!Object.hasOwn(COMMAND_HELP, command)) throw new UsageError(`unknown command "${command}"`);
+  if (args.includes('--help') || args.includes('-h')) {
+    console.log(COMMAND_HELP[command as Command]);
     return;
   }
-  const variant = values.variant as KernelVariant | undefined;
-  if (variant && !KERNEL_VARIANTS.includes(variant)) {
+  switch (command as Command) {
+    case 'infer': {
+      const { values, positionals } = parseCommand(args, INFER_OPTIONS);
+      if (positionals.length) throw new UsageError(`unexpected argument "${positionals[0]}"`);
+      await infer(values.model, values.input ?? [], values.output ?? [], kernelVariant(values.variant));
+      return;
+    }
+    case 'inspect': {
+      const { values, positionals } = parseCommand(args, INSPECT_OPTIONS);
+      if (positionals.length !== 1) throw new UsageError('inspect takes exactly one model file');
+      await inspect(positionals[0], kernelVariant(values.variant), values.json ?? false);
+      return;
+    }
+    case 'convert': {
+      const { values, positionals } = parseCommand(args, CONVERT_OPTIONS);
+      if (positionals.length !== 1) throw new UsageError('convert takes exactly one ONNX file');
+      kernelVariant(values.variant);
+      console.log(await convert(positionals[0], values));
+    }
+  }
+}
+
+function kernelVariant(variant: string | undefined): KernelVariant | undefined {
+  if (variant !== undefined && !KERNEL_VARIANTS.includes(variant as KernelVariant)) {
     throw new UsageError(`--variant must be one of ${KERNEL_VARIANTS.join(', ')}`);
   }
-  if (command === 'inspect') {
-    if (rest.length !== 1) throw new UsageError('inspect takes exactly one model file');
-    const model = await loadModelFile(rest[0], variant);
-    console.log(values.json ? JSON.stringify(model.info, null, 2) : formatInspect(model.info));
-    return;
-  }
-  if (rest.length) throw new UsageError(`unexpected argument "${rest[0]}"`);
-  await infer(values.model, values.input ?? [], values.output ?? [], variant);
+  return variant as KernelVariant | undefined;
 }
 
 async function infer(modelPath: string | undefined, inputPaths: string[], outputPaths: string[], variant?: KernelVariant) {
   if (!modelPath) throw new UsageError('infer needs --model FILE');
   if (!outputPaths.length) throw new UsageError('infer needs --output Y.npy');
-  const model = await loadModelFile(modelPath, variant);
+  const { model } = await loadModelWithMetadata(await readUserFile(modelPath), { variant });
   const { inputs, outputs } = model.info;
   if (inputPaths.length !== inputs.length) {
     throw new UsageError(`the model has ${inputs.length} input(s) (${inputs.map((i) => i.name).join(', ')}); got ${inputPaths.length} --input`);
@@ -83,20 +113,18 @@ async function infer(modelPath: string | undefined, inputPaths: string[], output
   }
   const tensors = await Promise.all(inputPaths.map(async (path) => parseNpy(await readUserFile(path), path)));
   const results = model.runTensors(tensors);
-  await Promise.all(outputPaths.map((path, i) => writeFile(path, formatNpy(results[i]))));
+  await Promise.all(outputPaths.map((path, i) => writeUserFile(path, formatNpy(results[i]))));
 }
 
-async function loadModelFile(path: string, variant?: KernelVariant): Promise<Model> {
-  return loadModel(await readUserFile(path), { variant });
-}
-
-async function readUserFile(path: string): Promise<Uint8Array> {
-  try {
-    return new Uint8Array(await readFile(path));
-  } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code;
-    throw new GoogLeNetError(`cannot read ${path}: ${code === 'ENOENT' ? 'no such file' : (error as Error).message}`);
+async function inspect(path: string, variant: KernelVariant | undefined, json: boolean): Promise<void> {
+  const bytes = await readUserFile(path);
+  const { model, metadata } = await loadModelWithMetadata(bytes, { variant });
+  if (json) {
+    console.log(JSON.stringify(metadata ? { ...model.info, modelFile: { ...metadata, fileBytes: bytes.length } } : model.info, null, 2));
+    return;
   }
+  const table = formatInspect(model.info);
+  console.log(metadata ? `${formatModelFileSummary(metadata, bytes.length)}\n\n${table}` : table);
 }
 
 main(process.argv.slice(2)).catch((error: unknown) => {

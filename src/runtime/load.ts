@@ -1,25 +1,42 @@
 import { ModelFormatError } from '../errors.js';
+import { decodeModelFile, isModelFile, type ModelFileMetadata } from '../format/model-file.js';
 import type { Graph } from '../graph/ir.js';
 import { importOnnx } from '../onnx/import.js';
 import { loadKernels, type KernelOptions } from './kernels.js';
 import { Model } from './model.js';
 
+/** ONNX or model-file bytes (told apart by their first bytes), or an IR graph. */
 export type ModelSource = Uint8Array | ArrayBuffer | Graph;
 export type LoadOptions = KernelOptions;
 
-/**
- * Loads a model from ONNX bytes (or an IR graph), picks the best kernel build this host runs correctly and
- * lays out its memory. Throws ModelFormatError for malformed or unsupported models.
- */
-export async function loadModel(source: ModelSource, options: LoadOptions = {}): Promise<Model> {
-  const graph = toGraph(source);
-  const kernels = await loadKernels(options);
-  return new Model(graph, kernels);
+export interface LoadedModel {
+  model: Model;
+  /** What a model file carries besides the graph (labels, preprocessing, …); undefined for ONNX and graphs. */
+  metadata?: ModelFileMetadata;
 }
 
-function toGraph(source: ModelSource): Graph {
-  if (source instanceof Uint8Array) return importOnnx(source);
-  if (source instanceof ArrayBuffer) return importOnnx(new Uint8Array(source));
-  if (source && typeof source === 'object' && Array.isArray((source as Graph).nodes)) return source as Graph;
-  throw new ModelFormatError('model source must be ONNX bytes (Uint8Array or ArrayBuffer) or a graph');
+/**
+ * Loads a model from ONNX or model-file bytes (or an IR graph), picks the best kernel build this host runs
+ * correctly and lays out its memory. Throws ModelFormatError for malformed or unsupported models.
+ */
+export async function loadModel(source: ModelSource, options: LoadOptions = {}): Promise<Model> {
+  return (await loadModelWithMetadata(source, options)).model;
+}
+
+/** loadModel(), also returning the metadata of a model file. */
+export async function loadModelWithMetadata(source: ModelSource, options: LoadOptions = {}): Promise<LoadedModel> {
+  const { graph, metadata } = toGraph(source);
+  const kernels = await loadKernels(options);
+  return { model: new Model(graph, kernels), metadata };
+}
+
+function toGraph(source: ModelSource): { graph: Graph; metadata?: ModelFileMetadata } {
+  const bytes = source instanceof ArrayBuffer ? new Uint8Array(source) : source;
+  if (bytes instanceof Uint8Array) {
+    if (!isModelFile(bytes)) return { graph: importOnnx(bytes) };
+    const { graph, ...metadata } = decodeModelFile(bytes);
+    return { graph, metadata };
+  }
+  if (bytes && typeof bytes === 'object' && Array.isArray(bytes.nodes)) return { graph: bytes };
+  throw new ModelFormatError('model source must be model bytes (Uint8Array or ArrayBuffer) or a graph');
 }

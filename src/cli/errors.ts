@@ -1,0 +1,2 @@
+/** A command-line mistake; printed with a hint to --help. */
+export class UsageError extends Error {}

@@ -1,0 +1,48 @@
+/**
+ * Symmetric per-output-channel int8 weights: channel m (the first axis) keeps scale[m] = max|w[m, …]| / 127 and
+ * q = round-half-to-even(w / scale[m]) in [-127, 127], so w ≈ q · scale[m] within scale[m] / 2. -128 is never
+ * used: the range stays symmetric, which int8 dot-product kernels rely on.
+ */
+import type { Weight } from '../graph/ir.js';
+
+export const INT8_LIMIT = 127;
+
+export interface QuantizedWeight {
+  values: Int8Array;
+  /** One float32 scale per output channel, always finite and positive. */
+  scales: Float32Array;
+}
+
+export function quantizePerChannel({ dims, data }: Weight): QuantizedWeight {
+  const channels = dims[0];
+  const rowLength = data.length / channels;
+  const values = new Int8Array(data.length);
+  const scales = new Float32Array(channels);
+  for (let channel = 0; channel < channels; channel++) {
+    const start = channel * rowLength, end = start + rowLength;
+    let largest = 0;
+    for (let i = start; i < end; i++) largest = Math.max(largest, Math.abs(data[i]));
+    // An all-zero channel (or one so small that its scale underflows float32) keeps scale 1 and all-zero values.
+    const scale = Math.fround(largest / INT8_LIMIT) || 1;
+    scales[channel] = scale;
+    for (let i = start; i < end; i++) {
+      values[i] = Math.max(-INT8_LIMIT, Math.min(INT8_LIMIT, roundHalfToEven(data[i] / scale)));
+    }
+  }
+  return { values, scales };
+}
+
+export function dequantizePerChannel(values: Int8Array, scales: Float32Array): Float32Array {
+  const data = new Float32Array(values.length);
+  const rowLength = values.length / scales.length;
+  for (let channel = 0; channel < scales.length; channel++) {
+    const start = channel * rowLength, end = start + rowLength;
+    for (let i = start; i < end; i++) data[i] = values[i] * scales[channel];
+  }
+  return data;
+}
+
+function roundHalfToEven(x: number): number {
+  const rounded = Math.round(x); // halves go up
+  return rounded - x === 0.5 && rounded % 2 !== 0 ? rounded - 1 : rounded;
+}
