@@ -1,10 +1,10 @@
-export { loadModel, loadModelWithMetadata, type ModelSource, type LoadOptions, type LoadedModel } from './runtime/load.js';
+export { loadModel, loadModelWithMetadata, PRECISIONS, type ModelSource, type LoadOptions, type LoadedModel } from './runtime/load.js';
 export {
   encodeModelFile, decodeModelFile, isModelFile,
   type ModelFile, type ModelFileMetadata, type EncodeOptions, type WeightPrecision, type ActivationRanges, type Preprocess,
 } from './format/model-file.js';
 export { collectActivationRanges } from './runtime/calibrate.js';
-export { Model, type ModelInfo, type LayerInfo, type Tensor, type TensorInfo } from './runtime/model.js';
+export { Model, type ModelInfo, type LayerInfo, type Tensor, type TensorInfo, type Precision } from './runtime/model.js';
 export { KERNEL_VARIANTS, type KernelVariant, type KernelOptions } from './runtime/kernels.js';
 export { GoogLeNetError, ModelFormatError, InputError } from './errors.js';
 export { buildGoogLeNet } from './graph/googlenet.js';

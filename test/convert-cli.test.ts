@@ -87,15 +87,24 @@ describe('googlenet convert → inspect → infer', () => {
     expect(json.layers.length).toBeGreaterThan(50);
   });
 
-  it('infer runs the model file close to the ONNX file (int8 weight rounding only)', async () => {
+  it('infer runs the model file close to the ONNX file: f32 on its int8 weights, or int8 by default', async () => {
     const input = write('input.npy', formatNpy({ data: imageLikeBatch(2, [1, 96, 96], 17), dims: [2, 1, 96, 96] }));
-    const fromOnnx = join(work, 'onnx-logits.npy'), fromFile = join(work, 'file-logits.npy');
-    expect(await googlenet('infer', '--model', seedOnnx, '--input', input, '--output', fromOnnx)).toMatchObject({ code: 0 });
-    expect(await googlenet('infer', '--model', seedFile, '--input', input, '--output', fromFile)).toMatchObject({ code: 0, stderr: '' });
-    const expected = parseNpy(new Uint8Array(readFileSync(fromOnnx)));
-    const actual = parseNpy(new Uint8Array(readFileSync(fromFile)));
-    expect(actual.dims).toEqual([2, 10]);
-    expect(relativeL2(actual.data, expected.data)).toBeLessThan(0.05);
+    const logits = async (...args: string[]) => {
+      const output = join(work, `logits-${args.join('-').replace(/\W+/g, '_')}.npy`);
+      expect(await googlenet('infer', '--input', input, '--output', output, ...args)).toMatchObject({ code: 0, stderr: '' });
+      return parseNpy(new Uint8Array(readFileSync(output)));
+    };
+    const expected = await logits('--model', seedOnnx);
+    const weightsOnly = await logits('--model', seedFile, '--precision', 'f32');
+    const int8 = await logits('--model', seedFile);
+    expect(int8.dims).toEqual([2, 10]);
+    expect(relativeL2(weightsOnly.data, expected.data)).toBeLessThan(0.05);
+    expect(relativeL2(int8.data, expected.data)).toBeLessThan(0.08);
+    expect(relativeL2(int8.data, weightsOnly.data)).toBeGreaterThan(0); // activations really were quantised
+    const info = JSON.parse((await googlenet('inspect', seedFile, '--json')).stdout);
+    expect(info.precision).toBe('int8');
+    expect(JSON.parse((await googlenet('inspect', seedFile, '--json', '--precision', 'f32')).stdout).precision).toBe('f32');
+    expect((await googlenet('inspect', seedFile, '--precision', 'int4')).stderr).toMatch(/--precision must be one of auto, f32, int8/);
   });
 
   it('draws a progress bar on stderr when it is a terminal', async () => {

@@ -8,6 +8,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import type { Graph } from '../src/graph/ir.js';
 import { importOnnx } from '../src/onnx/import.js';
 import { KERNEL_VARIANTS, type KernelVariant } from '../src/runtime/kernels.js';
+import { loadModel } from '../src/runtime/load.js';
 import { Model } from '../src/runtime/model.js';
 import { GOOGLENET_FIXTURES, readFixture } from './support/fixtures.js';
 import { imageLikeBatch } from './support/images.js';
@@ -146,5 +147,17 @@ describe.each(Object.entries(GOOGLENET_FIXTURES))('%s GoogLeNet in int8', (_layo
     expect(centredError(logits, weightsOnlyLogits)).toBeLessThan(0.12); // measured: 10.7 % on seed, less elsewhere
     expect(centredError(logits, reference)).toBeLessThan(0.2);
     expect(relativeL2(logits.flatMap((row) => [...row]), reference.flatMap((row) => [...row]))).toBeGreaterThan(1e-4);
+  });
+});
+
+describe('loadModel precision option', () => {
+  it('runs f32 by default for ONNX, int8 when asked, and rejects unknown precisions', async () => {
+    const bytes = readFixture(GOOGLENET_FIXTURES.seed);
+    expect((await loadModel(bytes)).info.precision).toBe('f32');
+    expect((await loadModel(bytes, { precision: 'auto' })).info.precision).toBe('f32');
+    const int8 = await loadModel(bytes, { precision: 'int8', variant: 'simd' });
+    expect(int8.info.precision).toBe('int8');
+    expect(int8.info.weightBytes).toBeLessThan((await loadModel(bytes, { variant: 'simd' })).info.weightBytes / 1.9);
+    await expect(loadModel(bytes, { precision: 'int4' as 'int8' })).rejects.toThrow(/unknown precision "int4"/);
   });
 });

@@ -30,6 +30,7 @@ export function formatInspect(info: ModelInfo): string {
     `scratch:       ${formatBytes(info.scratchBytes)}`,
     `wasm memory:   ${formatBytes(info.memoryBytes)}`,
     `kernel build:  ${info.variant}`,
+    `precision:     ${info.precision}`,
   ].join('\n');
 }
 

@@ -2,7 +2,7 @@
 /** The `googlenet` command line. User errors print one line on stderr and exit 1; --verbose adds the stack. */
 
 import { parseArgs, type ParseArgsConfig } from 'node:util';
-import { GoogLeNetError, loadModelWithMetadata, KERNEL_VARIANTS, type KernelVariant } from '../index.js';
+import { GoogLeNetError, loadModelWithMetadata, KERNEL_VARIANTS, PRECISIONS, type KernelVariant, type LoadOptions } from '../index.js';
 import { CONVERT_HELP, CONVERT_OPTIONS, convert } from './convert.js';
 import { UsageError } from './errors.js';
 import { readUserFile, writeUserFile } from './files.js';
@@ -12,39 +12,45 @@ import { formatInspect, formatModelFileSummary } from './inspect.js';
 const USAGE = `googlenet — GoogLeNet inference in WebAssembly
 
 Usage:
-  googlenet infer --model FILE --input X.npy [--input …] --output Y.npy [--output …] [--variant V]
-  googlenet inspect FILE [--variant V] [--json]
+  googlenet infer --model FILE --input X.npy [--input …] --output Y.npy [--output …] [--variant V] [--precision P]
+  googlenet inspect FILE [--variant V] [--precision P] [--json]
   googlenet convert IN.onnx -o OUT.safetensors [--weights int8|f16|f32] [--labels FILE] [--calibrate DIR] …
   googlenet <command> --help
 
 FILE is an ONNX file or a model file written by convert.
 
 Options:
-  --variant V   kernel build: ${KERNEL_VARIANTS.join(' | ')} (default: the best this host runs correctly)
-  --verbose     print stack traces of errors`;
+  --variant V     kernel build: ${KERNEL_VARIANTS.join(' | ')} (default: the best this host runs correctly)
+  --precision P   ${PRECISIONS.join(' | ')}: auto (the default) runs int8 for a model file with int8 weights, f32 otherwise
+  --verbose       print stack traces of errors`;
 
 /** --help is answered before parsing, so that it works whatever else is on the line. */
 const COMMON_OPTIONS = { verbose: { type: 'boolean' } } as const;
+
+const LOAD_OPTIONS = {
+  variant: { type: 'string' },
+  precision: { type: 'string' },
+} as const;
 
 const INFER_OPTIONS = {
   model: { type: 'string' },
   input: { type: 'string', multiple: true },
   output: { type: 'string', multiple: true },
-  variant: { type: 'string' },
+  ...LOAD_OPTIONS,
 } as const;
 
 const INSPECT_OPTIONS = {
-  variant: { type: 'string' },
   json: { type: 'boolean' },
+  ...LOAD_OPTIONS,
 } as const;
 
 const COMMAND_HELP = {
-  infer: `googlenet infer --model FILE --input X.npy [--input …] --output Y.npy [--output …] [--variant V]
+  infer: `googlenet infer --model FILE --input X.npy [--input …] --output Y.npy [--output …] [--variant V] [--precision P]
 
 Runs the model on float32 .npy tensors (NCHW, batch first). Give one --input per model input, in the
 model's order, and one --output per output to save (the first N outputs are written). FILE is an ONNX file
-or a model file written by convert.`,
-  inspect: `googlenet inspect FILE [--variant V] [--json]
+or a model file written by convert. --precision auto|f32|int8 (auto: int8 for an int8 model file).`,
+  inspect: `googlenet inspect FILE [--variant V] [--precision P] [--json]
 
 Prints every layer of the model: name, op, output shape, parameters, multiply-accumulates and the byte
 offset of its output in the activation arena; then the totals and the memory plan. For a model file it
@@ -75,13 +81,13 @@ async function main(argv: string[]): Promise<void> {
     case 'infer': {
       const { values, positionals } = parseCommand(args, INFER_OPTIONS);
       if (positionals.length) throw new UsageError(`unexpected argument "${positionals[0]}"`);
-      await infer(values.model, values.input ?? [], values.output ?? [], kernelVariant(values.variant));
+      await infer(values.model, values.input ?? [], values.output ?? [], loadOptions(values));
       return;
     }
     case 'inspect': {
       const { values, positionals } = parseCommand(args, INSPECT_OPTIONS);
       if (positionals.length !== 1) throw new UsageError('inspect takes exactly one model file');
-      await inspect(positionals[0], kernelVariant(values.variant), values.json ?? false);
+      await inspect(positionals[0], loadOptions(values), values.json ?? false);
       return;
     }
     case 'convert': {
@@ -93,6 +99,14 @@ async function main(argv: string[]): Promise<void> {
   }
 }
 
+function loadOptions(values: { variant?: string; precision?: string }): LoadOptions {
+  const { precision } = values;
+  if (precision !== undefined && !(PRECISIONS as readonly string[]).includes(precision)) {
+    throw new UsageError(`--precision must be one of ${PRECISIONS.join(', ')}`);
+  }
+  return { variant: kernelVariant(values.variant), precision: precision as LoadOptions['precision'] };
+}
+
 function kernelVariant(variant: string | undefined): KernelVariant | undefined {
   if (variant !== undefined && !KERNEL_VARIANTS.includes(variant as KernelVariant)) {
     throw new UsageError(`--variant must be one of ${KERNEL_VARIANTS.join(', ')}`);
@@ -100,10 +114,10 @@ function kernelVariant(variant: string | undefined): KernelVariant | undefined {
   return variant as KernelVariant | undefined;
 }
 
-async function infer(modelPath: string | undefined, inputPaths: string[], outputPaths: string[], variant?: KernelVariant) {
+async function infer(modelPath: string | undefined, inputPaths: string[], outputPaths: string[], options: LoadOptions) {
   if (!modelPath) throw new UsageError('infer needs --model FILE');
   if (!outputPaths.length) throw new UsageError('infer needs --output Y.npy');
-  const { model } = await loadModelWithMetadata(await readUserFile(modelPath), { variant });
+  const { model } = await loadModelWithMetadata(await readUserFile(modelPath), options);
   const { inputs, outputs } = model.info;
   if (inputPaths.length !== inputs.length) {
     throw new UsageError(`the model has ${inputs.length} input(s) (${inputs.map((i) => i.name).join(', ')}); got ${inputPaths.length} --input`);
@@ -116,9 +130,9 @@ async function infer(modelPath: string | undefined, inputPaths: string[], output
   await Promise.all(outputPaths.map((path, i) => writeUserFile(path, formatNpy(results[i]))));
 }
 
-async function inspect(path: string, variant: KernelVariant | undefined, json: boolean): Promise<void> {
+async function inspect(path: string, options: LoadOptions, json: boolean): Promise<void> {
   const bytes = await readUserFile(path);
-  const { model, metadata } = await loadModelWithMetadata(bytes, { variant });
+  const { model, metadata } = await loadModelWithMetadata(bytes, options);
   if (json) {
     console.log(JSON.stringify(metadata ? { ...model.info, modelFile: { ...metadata, fileBytes: bytes.length } } : model.info, null, 2));
     return;

@@ -1,13 +1,21 @@
-import { ModelFormatError } from '../errors.js';
+import { GoogLeNetError, ModelFormatError } from '../errors.js';
 import { decodeModelFile, isModelFile, type ModelFileMetadata } from '../format/model-file.js';
 import type { Graph } from '../graph/ir.js';
 import { importOnnx } from '../onnx/import.js';
 import { loadKernels, type KernelOptions } from './kernels.js';
-import { Model } from './model.js';
+import { Model, type Precision } from './model.js';
 
 /** ONNX or model-file bytes (told apart by their first bytes), or an IR graph. */
 export type ModelSource = Uint8Array | ArrayBuffer | Graph;
-export type LoadOptions = KernelOptions;
+export const PRECISIONS = ['auto', 'f32', 'int8'] as const;
+
+export interface LoadOptions extends KernelOptions {
+  /**
+   * 'int8' runs the convolutions on int8 weights and 8-bit activations; 'f32' runs everything in f32; 'auto'
+   * (the default) follows the model: int8 for a model file with int8 weights, f32 otherwise.
+   */
+  precision?: (typeof PRECISIONS)[number];
+}
 
 export interface LoadedModel {
   model: Model;
@@ -25,9 +33,14 @@ export async function loadModel(source: ModelSource, options: LoadOptions = {}):
 
 /** loadModel(), also returning the metadata of a model file. */
 export async function loadModelWithMetadata(source: ModelSource, options: LoadOptions = {}): Promise<LoadedModel> {
+  const { precision = 'auto' } = options;
+  if (!PRECISIONS.includes(precision)) {
+    throw new GoogLeNetError(`unknown precision "${precision}" (expected one of ${PRECISIONS.join(', ')})`);
+  }
   const { graph, metadata } = toGraph(source);
   const kernels = await loadKernels(options);
-  return { model: new Model(graph, kernels), metadata };
+  const resolved: Precision = precision === 'auto' ? (metadata?.weights === 'int8' ? 'int8' : 'f32') : precision;
+  return { model: new Model(graph, kernels, { precision: resolved, activationRanges: metadata?.activationRanges }), metadata };
 }
 
 function toGraph(source: ModelSource): { graph: Graph; metadata?: ModelFileMetadata } {
