@@ -504,6 +504,28 @@ describe('safetensors container', () => {
     expect(parsed.tensors).toEqual(tensors);
     expect(parsed.tensors.get('floats')!.bytes.byteOffset % 4).toBe(0);
   });
+
+  it('lays out a converted model exactly as the safetensors specification says (read here without our parser)', () => {
+    const file = encodeModelFile(importOnnx(readFixture(GOOGLENET_FIXTURES.seed)), { weights: 'int8' });
+    // Spec: u64 little-endian header size N, N bytes of UTF-8 JSON, then the byte buffer; data_offsets are
+    // [begin, end) relative to the buffer, and the tensors cover it without gaps or overlaps.
+    const headerLength = Number(new DataView(file.buffer, file.byteOffset).getBigUint64(0, true));
+    const header = JSON.parse(new TextDecoder().decode(file.subarray(8, 8 + headerLength)));
+    const buffer = file.subarray(8 + headerLength);
+    const entries = Object.entries(header).filter(([name]) => name !== '__metadata__') as [string, { dtype: string; shape: number[]; data_offsets: [number, number] }][];
+    const bytesPerElement: Record<string, number> = { I8: 1, F16: 2, F32: 4, I32: 4 };
+    const spans = entries.map(([, { dtype, shape, data_offsets: [begin, end] }]) => {
+      expect(end - begin).toBe(shape.reduce((a, b) => a * b, 1) * bytesPerElement[dtype]);
+      return [begin, end];
+    }).sort((a, b) => a[0] - b[0]);
+    expect(spans[0][0]).toBe(0);
+    spans.slice(1).forEach(([begin], i) => expect(begin).toBe(spans[i][1]));
+    expect(spans[spans.length - 1][1]).toBe(buffer.length);
+    expect(Object.values(header.__metadata__).every((value) => typeof value === 'string')).toBe(true);
+    const [, scale] = entries.find(([name]) => name === 'b1.conv.weight.scale')!;
+    const first = new DataView(buffer.buffer, buffer.byteOffset + scale.data_offsets[0]).getFloat32(0, true);
+    expect(first).toBeGreaterThan(0);
+  });
 });
 
 describe('collectActivationRanges', () => {
