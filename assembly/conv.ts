@@ -67,16 +67,22 @@ export function conv2d(
   padTop: i32, padLeft: i32, padBottom: i32, padRight: i32,
   relu: bool, output: usize, scratch: usize,
 ): void {
+  const N = outputExtent(H, KH, SH, padTop, padBottom) * outputExtent(W, KW, SW, padLeft, padRight);
+  const columns = columnsOf(input, C, H, W, KH, KW, SH, SW, padTop, padLeft, padBottom, padRight, scratch);
+  gemm(packedWeights, columns, N, output, N, M, N, C * KH * KW, bias, relu);
+}
+
+/** The GEMM's B matrix [C·KH·KW × OH·OW]: the input itself for a pointwise convolution, else its im2col in scratch. */
+// @ts-ignore: decorator
+@inline function columnsOf(
+  input: usize, C: i32, H: i32, W: i32, KH: i32, KW: i32, SH: i32, SW: i32,
+  padTop: i32, padLeft: i32, padBottom: i32, padRight: i32, scratch: usize,
+): usize {
+  if (isPointwise(KH, KW, SH, SW, padTop, padLeft, padBottom, padRight)) return input;
   const OH = outputExtent(H, KH, SH, padTop, padBottom);
   const OW = outputExtent(W, KW, SW, padLeft, padRight);
-  const N = OH * OW;
-  const K = C * KH * KW;
-  let columns = input;
-  if (!isPointwise(KH, KW, SH, SW, padTop, padLeft, padBottom, padRight)) {
-    im2col(input, C, H, W, KH, KW, SH, SW, padTop, padLeft, OH, OW, scratch);
-    columns = scratch;
-  }
-  gemm(packedWeights, columns, N, output, N, M, N, K, bias, relu);
+  im2col(input, C, H, W, KH, KW, SH, SW, padTop, padLeft, OH, OW, scratch);
+  return scratch;
 }
 
 /**
@@ -90,17 +96,11 @@ export function conv2dInt8(
   padTop: i32, padLeft: i32, padBottom: i32, padRight: i32, activationScale: f32, zeroPoint: i32,
   relu: bool, output: usize, scratch: usize,
 ): void {
-  const OH = outputExtent(H, KH, SH, padTop, padBottom);
-  const OW = outputExtent(W, KW, SW, padLeft, padRight);
-  const N = OH * OW;
+  const N = outputExtent(H, KH, SH, padTop, padBottom) * outputExtent(W, KW, SW, padLeft, padRight);
   const K = C * KH * KW;
-  let columns = input;
-  let packed = scratch;
-  if (!isPointwise(KH, KW, SH, SW, padTop, padLeft, padBottom, padRight)) {
-    im2col(input, C, H, W, KH, KW, SH, SW, padTop, padLeft, OH, OW, scratch);
-    columns = scratch;
-    packed = scratch + ((<usize>K * N + 64) << 2);
-  }
+  const columns = columnsOf(input, C, H, W, KH, KW, SH, SW, padTop, padLeft, padBottom, padRight, scratch);
+  // The packed operand follows the im2col matrix, with slack for the tile over-reads of the last row.
+  const packed = columns == input ? scratch : scratch + ((<usize>K * N + 64) << 2);
   packQuantisedColumns(columns, N, K, N, 1 / activationScale, zeroPoint, packed);
   gemmInt8(packedWeights, packed, output, N, M, N, K, activationScale, zeroPoint, weightScales, rowSums, bias, relu);
 }
