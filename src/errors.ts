@@ -12,3 +12,6 @@ export class ModelFormatError extends GoogLeNetError {}
 
 /** A tensor or option passed at run time does not fit the model. */
 export class InputError extends GoogLeNetError {}
+
+/** An image that cannot be decoded or used: empty, truncated, not PNG or JPEG, too large, or malformed pixels. */
+export class ImageError extends GoogLeNetError {}

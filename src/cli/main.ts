@@ -3,6 +3,7 @@
 
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { GoogLeNetError, loadModelWithMetadata, KERNEL_VARIANTS, PRECISIONS, type KernelVariant, type LoadOptions } from '../index.js';
+import { CLASSIFY_HELP, CLASSIFY_OPTIONS, classifyFiles, formatClassifications } from './classify.js';
 import { CONVERT_HELP, CONVERT_OPTIONS, convert } from './convert.js';
 import { UsageError } from './errors.js';
 import { readUserFile, writeUserFile } from './files.js';
@@ -14,6 +15,7 @@ const USAGE = `googlenet — GoogLeNet inference in WebAssembly
 Usage:
   googlenet infer --model FILE --input X.npy [--input …] --output Y.npy [--output …] [--variant V] [--precision P]
   googlenet inspect FILE [--variant V] [--precision P] [--json]
+  googlenet classify IMAGE… [--model FILE] [--top K] [--json] [--variant V] [--precision P]
   googlenet convert IN.onnx -o OUT.safetensors [--weights int8|f16|f32] [--labels FILE] [--calibrate DIR] …
   googlenet <command> --help
 
@@ -55,6 +57,7 @@ or a model file written by convert. --precision auto|f32|int8 (auto: int8 for an
 Prints every layer of the model: name, op, output shape, parameters, multiply-accumulates and the byte
 offset of its output in the activation arena; then the totals and the memory plan. For a model file it
 first shows what the file carries: format version, weight precision, labels, preprocessing, calibration.`,
+  classify: CLASSIFY_HELP,
   convert: CONVERT_HELP,
 };
 
@@ -88,6 +91,15 @@ async function main(argv: string[]): Promise<void> {
       const { values, positionals } = parseCommand(args, INSPECT_OPTIONS);
       if (positionals.length !== 1) throw new UsageError('inspect takes exactly one model file');
       await inspect(positionals[0], loadOptions(values), values.json ?? false);
+      return;
+    }
+    case 'classify': {
+      const { values, positionals } = parseCommand(args, CLASSIFY_OPTIONS);
+      const results = await classifyFiles(positionals, values.model, values.top, loadOptions(values));
+      const output = values.json ? JSON.stringify(results, null, 2) : formatClassifications(results);
+      if (output) console.log(output);
+      for (const result of results) if ('error' in result) console.error(`googlenet: ${result.error}`);
+      if (results.some((result) => 'error' in result)) process.exitCode = 1;
       return;
     }
     case 'convert': {

@@ -2,6 +2,7 @@ import { GoogLeNetError, ModelFormatError } from '../errors.js';
 import { decodeModelFile, isModelFile, type ModelFileMetadata } from '../format/model-file.js';
 import type { Graph } from '../graph/ir.js';
 import { importOnnx } from '../onnx/import.js';
+import { readDefaultModel } from './default-model.js';
 import { loadKernels, type KernelOptions } from './kernels.js';
 import { Model, type Precision } from './model.js';
 
@@ -25,22 +26,24 @@ export interface LoadedModel {
 
 /**
  * Loads a model from ONNX or model-file bytes (or an IR graph), picks the best kernel build this host runs
- * correctly and lays out its memory. Throws ModelFormatError for malformed or unsupported models.
+ * correctly and lays out its memory. Without a source (undefined), loads the package's default model, the
+ * seed GoogLeNet trained on Fashion-MNIST. Throws ModelFormatError for malformed or unsupported models.
  */
-export async function loadModel(source: ModelSource, options: LoadOptions = {}): Promise<Model> {
+export async function loadModel(source?: ModelSource, options: LoadOptions = {}): Promise<Model> {
   return (await loadModelWithMetadata(source, options)).model;
 }
 
 /** loadModel(), also returning the metadata of a model file. */
-export async function loadModelWithMetadata(source: ModelSource, options: LoadOptions = {}): Promise<LoadedModel> {
+export async function loadModelWithMetadata(source?: ModelSource, options: LoadOptions = {}): Promise<LoadedModel> {
   const { precision = 'auto' } = options;
   if (!PRECISIONS.includes(precision)) {
     throw new GoogLeNetError(`unknown precision "${precision}" (expected one of ${PRECISIONS.join(', ')})`);
   }
-  const { graph, metadata } = toGraph(source);
+  const { graph, metadata } = toGraph(source ?? (await readDefaultModel()));
   const kernels = await loadKernels(options);
   const resolved: Precision = precision === 'auto' ? (metadata?.weights === 'int8' ? 'int8' : 'f32') : precision;
-  return { model: new Model(graph, kernels, { precision: resolved, activationRanges: metadata?.activationRanges }), metadata };
+  const execution = { precision: resolved, activationRanges: metadata?.activationRanges };
+  return { model: new Model(graph, kernels, execution, metadata), metadata };
 }
 
 function toGraph(source: ModelSource): { graph: Graph; metadata?: ModelFileMetadata } {

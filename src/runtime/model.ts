@@ -12,9 +12,11 @@
  */
 
 import { InputError, ModelFormatError, GoogLeNetError } from '../errors.js';
+import type { ModelFileMetadata } from '../format/model-file.js';
 import type { ConvNode, Graph, Node, Weight } from '../graph/ir.js';
 import { planMemory, alignUp, type MemoryPlan } from '../graph/plan.js';
 import { elementCount, inferShapes } from '../graph/shapes.js';
+import { classify, type ClassifyOptions, type ImageInput, type Prediction } from './classify.js';
 import type { Kernels, KernelVariant } from './kernels.js';
 
 /** GEMM tiles read up to a tile width past the end of a buffer (never stored); keep those reads in bounds. */
@@ -74,7 +76,13 @@ export class Model {
   private readonly inputOffsets: number[];
   private readonly outputOffsets: number[];
 
-  constructor(graph: Graph, kernels: Kernels, options: ExecutionOptions = { precision: 'f32' }) {
+  /**
+   * `metadata`: what the model file carries besides the graph (labels, preprocessing, …); undefined for ONNX
+   * models and graphs.
+   */
+  constructor(
+    graph: Graph, kernels: Kernels, options: ExecutionOptions = { precision: 'f32' }, readonly metadata?: ModelFileMetadata,
+  ) {
     const { precision } = options;
     const shapes = inferShapes(graph);
     const plan = planMemory(graph, shapes);
@@ -140,6 +148,11 @@ export class Model {
       });
     }
     return outputs;
+  }
+
+  /** The top-k classes of an image (PNG or JPEG bytes, or pixels), preprocessed as the model file says. */
+  classify(image: ImageInput, options?: ClassifyOptions): Prediction[] {
+    return classify(this, image, options);
   }
 
   /** Releases the wasm instance; the model cannot run afterwards. */

@@ -1,12 +1,15 @@
 /**
- * Where the kernel builds come from when the caller does not pass compiled modules: the package's build/
- * folder, read from disk on hosts with a file system and fetched elsewhere.
+ * Files that ship with the package (the kernel builds, the default model), read from disk on hosts with a file
+ * system and fetched elsewhere.
  */
 
 import type { KernelVariant } from './kernels.js';
 
 export async function readKernelBytes(variant: KernelVariant): Promise<Uint8Array<ArrayBuffer>> {
-  const url = new URL(`../../build/googlenet.${variant}.wasm`, import.meta.url);
+  return readPackageFile(new URL(`../../build/googlenet.${variant}.wasm`, import.meta.url));
+}
+
+export async function readPackageFile(url: URL): Promise<Uint8Array<ArrayBuffer>> {
   if (url.protocol === 'file:') {
     const { readFile } = await import('node:fs/promises');
     return new Uint8Array(await readFile(url));
