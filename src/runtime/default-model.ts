@@ -1,7 +1,7 @@
 /** The model loadModel() loads when given none: the seed GoogLeNet trained on Fashion-MNIST (models/MODEL_CARD.md). */
 
 import { GoogLeNetError } from '../errors.js';
-import { readPackageFile } from './wasm-bytes.js';
+import { readPackageFile } from './package-files.js';
 
 export const DEFAULT_MODEL_URL = new URL('../../models/googlenet-seed-fmnist.int8.safetensors', import.meta.url);
 

@@ -5,7 +5,7 @@
  */
 
 import { GoogLeNetError } from '../errors.js';
-import { readKernelBytes } from './wasm-bytes.js';
+import { readKernelBytes } from './package-files.js';
 
 export const KERNEL_VARIANTS = ['relaxed-simd', 'simd', 'scalar'] as const;
 export type KernelVariant = (typeof KERNEL_VARIANTS)[number];
