@@ -107,6 +107,23 @@ describe('googlenet convert → inspect → infer', () => {
     expect((await googlenet('inspect', seedFile, '--precision', 'int4')).stderr).toMatch(/--precision must be one of auto, f32, int8/);
   });
 
+  it('calibrates on PNG images through the preprocessing the file carries', async () => {
+    const dir = join(work, 'calibration-images');
+    mkdirSync(dir);
+    for (const name of ['0-tshirt-top.png', '7-sneaker.png']) {
+      writeFileSync(join(dir, name), readFileSync(new URL(`../examples/images/${name}`, import.meta.url)));
+    }
+    const output = join(work, 'image-calibrated.safetensors');
+    const result = await googlenet('convert', seedOnnx, '-o', output, '--calibrate', dir, '--mean', '0.286', '--std', '0.353');
+    expect(result).toMatchObject({ code: 0, stderr: '' });
+    const { activationRanges, graph } = decodeModelFile(new Uint8Array(readFileSync(output)));
+    const [low, high] = activationRanges![graph.inputs[0].name];
+    // 28×28 gray garments upsampled to 96²: pixels 0…255 normalised by mean 0.286 and std 0.353.
+    expect(low).toBeCloseTo(-0.286 / 0.353, 3);
+    expect(high).toBeGreaterThan(1.5);
+    expect(high).toBeLessThanOrEqual((1 - 0.286) / 0.353 + 1e-4);
+  });
+
   it('draws a progress bar on stderr when it is a terminal', async () => {
     const output = join(work, 'tty.safetensors');
     // script(1) gives the command a pseudo-terminal; its output is the terminal's, stdout and stderr together.
@@ -155,9 +172,9 @@ describe('googlenet convert errors', () => {
     ['a missing labels file', () => [seedOnnx, '-o', out(), '--labels', join(work, 'none.txt')], /^googlenet: cannot read \S+none.txt: no such file$/],
     ['a model file as input', () => [join(work, 'seed.safetensors'), '-o', out()], /^googlenet: \S+seed.safetensors is a model file already; convert reads ONNX files$/],
     ['a missing calibration folder', () => [seedOnnx, '-o', out(), '--calibrate', join(work, 'nowhere')], /^googlenet: --calibrate: cannot read the folder \S+nowhere: no such folder$/],
-    ['images to calibrate with', () => [seedOnnx, '-o', out(), '--calibrate', calibrationDir('images', { 'a.npy': npy([1, 1, 96, 96]), 'cat.png': npy([0]) })],
-      /^googlenet: --calibrate: \S+cat.png is an image; images are not supported yet, give float32 .npy tensors$/],
-    ['nothing to calibrate with', () => [seedOnnx, '-o', out(), '--calibrate', calibrationDir('empty', {})], /^googlenet: --calibrate: \S+empty holds no .npy files$/],
+    ['an undecodable image to calibrate with', () => [seedOnnx, '-o', out(), '--calibrate', calibrationDir('images', { 'a.npy': npy([1, 1, 96, 96]), 'cat.png': npy([0]) })],
+      /^googlenet: --calibrate: \S+cat.png: .+$/],
+    ['nothing to calibrate with', () => [seedOnnx, '-o', out(), '--calibrate', calibrationDir('empty', {})], /^googlenet: --calibrate: \S+empty holds no .npy, PNG or JPEG files$/],
     ['a calibration tensor of the wrong shape', () => [seedOnnx, '-o', out(), '--calibrate', calibrationDir('wrong', { 'x.npy': npy([1, 3, 96, 96]) })],
       /^googlenet: \S+x.npy has shape \[1, 3, 96, 96\], the model input is \[N, 1, 96, 96\]$/],
   ])('%s: one line on stderr, exit 1', async (_case, args, message) => {

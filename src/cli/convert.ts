@@ -7,6 +7,8 @@ import {
   encodeModelFile, isModelFile, WEIGHT_PRECISIONS, type ActivationRanges, type Preprocess, type WeightPrecision,
 } from '../format/model-file.js';
 import { defaultPreprocess } from '../format/preprocess.js';
+import { decodeImage } from '../image/decode.js';
+import { preprocessImage } from '../image/preprocess.js';
 import type { Graph } from '../graph/ir.js';
 import { importOnnx } from '../onnx/import.js';
 import { collectActivationRanges } from '../runtime/calibrate.js';
@@ -27,8 +29,8 @@ preprocessing the model expects. Prints sizes before and after; shows progress w
   --weights P          how Conv and Dense weights are stored: int8 (default; per-channel scales, about a
                        quarter of the float size), f16 or f32 (exact)
   --labels FILE        class names, one per line, as many as the model has classes
-  --calibrate DIR      run the float model over the float32 .npy tensors [N, C, H, W] in DIR and record each
-                       activation's [min, max] (images are not supported yet)
+  --calibrate DIR      run the float model over the float32 .npy tensors [N, C, H, W] and the PNG/JPEG images
+                       (preprocessed as the file says) in DIR and record each activation's [min, max]
   --variant V          kernel build for --calibrate
 
 Preprocessing (how an image becomes the input; defaults: gray or rgb by the input's channels, scale 1/255,
@@ -74,7 +76,7 @@ export async function convert(inputPath: string, flags: ConvertFlags, progress =
   try {
     const activationRanges = flags.calibrate === undefined
       ? undefined
-      : await calibrate(graph, flags.calibrate, flags.variant as KernelVariant | undefined, progress);
+      : await calibrate(graph, preprocess, flags.calibrate, flags.variant as KernelVariant | undefined, progress);
     file = encodeModelFile(graph, {
       weights, labels, preprocess, activationRanges,
       onProgress: (done, total) => progress.update('storing weights', done, total),
@@ -129,22 +131,32 @@ function numberList(flag: string, text: string, separator: RegExp = /,/): number
   });
 }
 
+const CALIBRATION_IMAGE = /\.(png|jpe?g)$/i;
+
+/**
+ * Activation ranges over the samples in `dir`: float32 .npy tensors [N, C, H, W] as they are, and PNG or JPEG
+ * images through the preprocessing the file will carry, as classify() will feed them. Other files are ignored.
+ */
 async function calibrate(
-  graph: Graph, dir: string, variant: KernelVariant | undefined, progress: ProgressBar,
+  graph: Graph, preprocess: Preprocess, dir: string, variant: KernelVariant | undefined, progress: ProgressBar,
 ): Promise<ActivationRanges> {
   if (graph.inputs.length !== 1) throw new InputError(`--calibrate needs a model with one input, this one has ${graph.inputs.length}`);
   const entries = await readdir(dir).catch((error: NodeJS.ErrnoException) => {
     throw new GoogLeNetError(`--calibrate: cannot read the folder ${dir}: ${error.code === 'ENOENT' ? 'no such folder' : error.message}`);
   });
-  const image = entries.find((name) => /\.(png|jpe?g)$/i.test(name));
-  if (image) {
-    throw new InputError(`--calibrate: ${join(dir, image)} is an image; images are not supported yet, give float32 .npy tensors`);
-  }
-  const files = entries.filter((name) => name.toLowerCase().endsWith('.npy')).sort().map((name) => join(dir, name));
-  if (files.length === 0) throw new InputError(`--calibrate: ${dir} holds no .npy files`);
+  const files = entries.filter((name) => name.toLowerCase().endsWith('.npy') || CALIBRATION_IMAGE.test(name)).sort().map((name) => join(dir, name));
+  if (files.length === 0) throw new InputError(`--calibrate: ${dir} holds no .npy, PNG or JPEG files`);
   const [, ...sample] = graph.inputs[0].dims;
   const batches = await Promise.all(files.map(async (path) => {
-    const tensor = parseNpy(await readUserFile(path), path);
+    const bytes = await readUserFile(path);
+    if (CALIBRATION_IMAGE.test(path)) {
+      try {
+        return [{ data: preprocessImage(decodeImage(bytes), preprocess), dims: [1, ...sample] }];
+      } catch (error) {
+        throw new InputError(`--calibrate: ${path}: ${(error as Error).message}`);
+      }
+    }
+    const tensor = parseNpy(bytes, path);
     if (tensor.dims.length !== sample.length + 1 || tensor.dims.slice(1).some((dim, axis) => dim !== sample[axis])) {
       throw new InputError(`${path} has shape [${tensor.dims.join(', ')}], the model input is [N, ${sample.join(', ')}]`);
     }
