@@ -1,12 +1,11 @@
 /** `googlenet classify` through the built CLI in a child process. */
 
-import { copyFileSync, existsSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import jpeg from 'jpeg-js';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { CLASSIFY_HELP } from '../src/cli/classify.js';
-import { DEFAULT_MODEL_URL } from '../src/runtime/default-model.js';
 import { googlenet } from './support/cli.js';
 import { FASHION_MNIST_LABELS, seededBytes, seedModelFile } from './support/image-files.js';
 
@@ -99,9 +98,11 @@ describe('googlenet classify', () => {
     });
   });
 
-  it.runIf(!existsSync(DEFAULT_MODEL_URL))('without --model and no default model, says so', async () => {
-    const { code, stderr } = await googlenet('classify', boot);
-    expect(code).toBe(1);
-    expect(stderr).toMatch(/^googlenet: cannot load the default model .* \(the file is missing\); load a model file or an ONNX model instead\n$/);
+  it('without --model uses the embedded default model', async () => {
+    const { code, stdout } = await googlenet('classify', boot, trouser, '--json', '--top', '1');
+    expect(code).toBe(0);
+    const results = JSON.parse(stdout) as { file: string; predictions: Prediction[] }[];
+    expect(results.map(({ predictions }) => predictions[0].label)).toEqual(['Ankle boot', 'Trouser']);
   });
+
 });
