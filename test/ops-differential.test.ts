@@ -94,6 +94,16 @@ function concatCase(): Case {
   return singleOp(`Inception-like Concat of [${widths}] + input ${C}×${H}×${W}`, [1, C, H, W], nodes, initializers);
 }
 
+/** Concat inputs that cannot live in their slice: one tensor twice, and the graph input. */
+function concatCopiesCase(): Case {
+  const [C, H, W] = [3, 5, 6];
+  const nodes: NodeSpec[] = [
+    { op: 'Conv', inputs: ['x', 'w'], outputs: ['a'], attributes: { kernel_shape: [1, 1] } },
+    { op: 'Concat', inputs: ['a', 'x', 'a'], outputs: ['y'], attributes: { axis: 1 } },
+  ];
+  return singleOp('Concat of [a, input, a] (copies)', [1, C, H, W], nodes, [weight('w', [4, C, 1, 1])]);
+}
+
 function globalPoolCase(): Case {
   const [C, H, W] = [integer(1, 20), integer(1, 12), integer(1, 12)];
   return singleOp(`GlobalAveragePool ${C}×${H}×${W}`, [1, C, H, W], [{ op: 'GlobalAveragePool', inputs: ['x'], outputs: ['y'] }]);
@@ -107,6 +117,7 @@ const CASES: Case[] = [
   ...Array.from({ length: CASES_PER_OP }, denseCase),
   ...Array.from({ length: 4 }, concatCase),
   ...Array.from({ length: 4 }, globalPoolCase),
+  concatCopiesCase(),
 ];
 
 async function modelFor(bytes: Uint8Array, variant: KernelVariant): Promise<Model> {

@@ -22,11 +22,18 @@ export interface TensorPlacement {
   root: string;
 }
 
+/** A Concat input that could not be placed in its slice, so the Concat copies it there. */
+export interface ConcatCopy {
+  input: string;
+  /** Byte offset of the slice in the Concat output. */
+  byteOffset: number;
+}
+
 export interface MemoryPlan {
   tensors: Map<string, TensorPlacement>;
   arenaBytes: number;
-  /** Concat inputs that could not be placed in their slice and must be copied there (tensor names). */
-  concatCopies: Set<string>;
+  /** The copies each Concat (keyed by its output) must make; most Concats make none. */
+  concatCopies: Map<string, ConcatCopy[]>;
 }
 
 interface View {
@@ -53,10 +60,16 @@ export function planMemory(graph: Graph, shapes: Map<string, number[]>): MemoryP
     const { root, byteOffset } = rootOf(name);
     tensors.set(name, { offset: rootOffsets.offsets.get(root)! + byteOffset, bytes: elementCount(dims) * 4, root });
   }
-  const concatCopies = new Set<string>();
+  const concatCopies = new Map<string, ConcatCopy[]>();
   for (const node of graph.nodes) {
     if (node.op !== 'Concat') continue;
-    for (const input of node.inputs) if (views.get(input)?.parent !== node.output) concatCopies.add(input);
+    const copies: ConcatCopy[] = [];
+    let byteOffset = 0;
+    for (const input of node.inputs) {
+      if (views.get(input)?.parent !== node.output) copies.push({ input, byteOffset });
+      byteOffset += elementCount(shapes.get(input)!) * 4;
+    }
+    concatCopies.set(node.output, copies);
   }
   return { tensors, arenaBytes: rootOffsets.totalBytes, concatCopies };
 }

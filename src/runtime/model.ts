@@ -401,9 +401,9 @@ function compileStep(node: Node, context: StepContext): Step {
     case 'Reshape':
       return () => {};
     case 'Concat': {
-      const copies = node.inputs
-        .filter((name) => plan.concatCopies.has(name))
-        .map((name) => ({ from: tensorAt(name), bytes: plan.tensors.get(name)!.bytes, to: output + sliceOffset(node.inputs, name, shapes) }));
+      const copies = plan.concatCopies.get(node.output)!.map(({ input: name, byteOffset }) => (
+        { from: tensorAt(name), bytes: plan.tensors.get(name)!.bytes, to: output + byteOffset }
+      ));
       return () => {
         const bytes = new Uint8Array(k.memory.buffer);
         for (const copy of copies) bytes.copyWithin(copy.to, copy.from, copy.from + copy.bytes);
@@ -413,16 +413,6 @@ function compileStep(node: Node, context: StepContext): Step {
     case 'BiasAdd':
       throw new ModelFormatError(`node "${node.name}" (${node.op}) could not be folded into a preceding Conv or Dense layer`);
   }
-}
-
-/** Byte offset of `name`'s slice in a channel concatenation of `inputs` (first occurrence). */
-function sliceOffset(inputs: string[], name: string, shapes: Map<string, number[]>): number {
-  let offset = 0;
-  for (const input of inputs) {
-    if (input === name) return offset;
-    offset += elementCount(shapes.get(input)!) * 4;
-  }
-  return offset;
 }
 
 /** The parts of ModelInfo that follow from the graph and its memory plan. */
