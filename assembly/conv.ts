@@ -21,7 +21,7 @@ import { gemmInt8, packQuantisedColumns } from './gemm-int8';
  * Unfolds input[C×H×W] into columns[(C·KH·KW) × (OH·OW)]: row (c, ky, kx) holds, for every output
  * pixel, the input value under that kernel tap, or 0 in the padding.
  */
-export function im2col(
+function im2col(
   input: usize, C: i32, H: i32, W: i32, KH: i32, KW: i32, SH: i32, SW: i32,
   padTop: i32, padLeft: i32, OH: i32, OW: i32, columns: usize,
 ): void {

@@ -15,7 +15,8 @@
 //   row r:  acc[r][0] = C[r][n..n+3]   acc[r][1] = C[r][n+4..n+7]
 //
 // and per k step broadcasts the four A values of the panel (load32_splat) against two B loads.
-// Reading B up to 7 floats past a row's end is allowed: the planner leaves slack after every buffer,
+// Reading B up to 7 floats past a row's end is allowed: such reads land in neighbouring arena or scratch data or
+// in the slack the runtime leaves at the end of memory,
 // and columns past N are never stored.
 
 export const GEMM_MR: i32 = 4;

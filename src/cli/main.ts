@@ -2,7 +2,7 @@
 /** The `googlenet` command line. User errors print one line on stderr and exit 1; --verbose adds the stack. */
 
 import { parseArgs, type ParseArgsConfig } from 'node:util';
-import { GoogLeNetError, loadModelWithMetadata, KERNEL_VARIANTS, PRECISIONS, type KernelVariant, type LoadOptions } from '../index.js';
+import { GoogLeNetError, loadModel, loadModelWithMetadata, KERNEL_VARIANTS, PRECISIONS, type KernelVariant, type LoadOptions } from '../index.js';
 import { CLASSIFY_HELP, CLASSIFY_OPTIONS, classifyFiles, formatClassifications } from './classify.js';
 import { CONVERT_HELP, CONVERT_OPTIONS, convert } from './convert.js';
 import { UsageError } from './errors.js';
@@ -129,7 +129,7 @@ function kernelVariant(variant: string | undefined): KernelVariant | undefined {
 async function infer(modelPath: string | undefined, inputPaths: string[], outputPaths: string[], options: LoadOptions) {
   if (!modelPath) throw new UsageError('infer needs --model FILE');
   if (!outputPaths.length) throw new UsageError('infer needs --output Y.npy');
-  const { model } = await loadModelWithMetadata(await readUserFile(modelPath), options);
+  const model = await loadModel(await readUserFile(modelPath), options);
   const { inputs, outputs } = model.info;
   if (inputPaths.length !== inputs.length) {
     throw new UsageError(`the model has ${inputs.length} input(s) (${inputs.map((i) => i.name).join(', ')}); got ${inputPaths.length} --input`);

@@ -1,6 +1,6 @@
 /**
  * The memory planner. Runs once per model: every activation tensor gets a byte offset in one arena, so an
- * inference allocates nothing. Two kinds of tensor need no storage of their own:
+ * inference allocates no wasm memory. Two kinds of tensor need no storage of their own:
  * - a Reshape output is a view of its input;
  * - a Concat input is a view of its channel slice of the Concat output, so the producing layer writes straight
  *   into place and the Concat itself moves no data.
@@ -18,8 +18,6 @@ export interface TensorPlacement {
   /** Byte offset from the start of the arena. */
   offset: number;
   bytes: number;
-  /** The tensor that owns the storage this one lives in (itself for roots). */
-  root: string;
 }
 
 /** A Concat input that could not be placed in its slice, so the Concat copies it there. */
@@ -58,7 +56,7 @@ export function planMemory(graph: Graph, shapes: Map<string, number[]>): MemoryP
   const tensors = new Map<string, TensorPlacement>();
   for (const [name, dims] of shapes) {
     const { root, byteOffset } = rootOf(name);
-    tensors.set(name, { offset: rootOffsets.offsets.get(root)! + byteOffset, bytes: elementCount(dims) * 4, root });
+    tensors.set(name, { offset: rootOffsets.offsets.get(root)! + byteOffset, bytes: elementCount(dims) * 4 });
   }
   const concatCopies = new Map<string, ConcatCopy[]>();
   for (const node of graph.nodes) {

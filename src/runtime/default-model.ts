@@ -3,7 +3,7 @@
 import { GoogLeNetError } from '../errors.js';
 import { readPackageFile } from './package-files.js';
 
-export const DEFAULT_MODEL_URL = new URL('../../models/googlenet-seed-fmnist.int8.safetensors', import.meta.url);
+const DEFAULT_MODEL_URL = new URL('../../models/googlenet-seed-fmnist.int8.safetensors', import.meta.url);
 
 export async function readDefaultModel(): Promise<Uint8Array> {
   try {

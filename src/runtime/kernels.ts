@@ -60,7 +60,7 @@ export interface Kernels {
   gemmRows: number;
   /** Output columns per tile of the GEMM microkernels. */
   gemmColumns: number;
-  /** Consecutive k values per 4-byte group in the int8 GEMM's packed operands (2 as i16, or 4 as i8). */
+  /** Consecutive k values per 4-byte group in the int8 GEMM's packed operands (2, as i16). */
   int8Group: number;
 }
 
@@ -93,20 +93,21 @@ async function instantiate(module: WebAssembly.Module): Promise<KernelExports> {
   return instance.exports as unknown as KernelExports;
 }
 
-async function candidateModules(options: KernelOptions): Promise<Map<KernelVariant, WebAssembly.Module>> {
-  const candidates = new Map<KernelVariant, WebAssembly.Module>();
+/** The builds to try (each instantiated once), keyed by what they are; all that validate here. */
+async function candidateInstances(options: KernelOptions, wanted: readonly KernelVariant[]): Promise<Map<KernelVariant, KernelExports>> {
+  const candidates = new Map<KernelVariant, KernelExports>();
   if (options.wasmModule) {
     const modules = Array.isArray(options.wasmModule) ? options.wasmModule : [options.wasmModule];
     for (const module of modules) {
-      const variant = VARIANT_IDS[(await instantiate(module)).kernelVariant()];
-      if (variant) candidates.set(variant, module);
+      const exports = await instantiate(module);
+      const variant = VARIANT_IDS[exports.kernelVariant()];
+      if (variant) candidates.set(variant, exports);
     }
     return candidates;
   }
-  const wanted = options.variant ? [options.variant] : KERNEL_VARIANTS;
   for (const variant of wanted) {
     const module = await compileVariant(variant);
-    if (module) candidates.set(variant, module);
+    if (module) candidates.set(variant, await instantiate(module));
   }
   return candidates;
 }
@@ -115,15 +116,15 @@ export async function loadKernels(options: KernelOptions = {}): Promise<Kernels>
   if (options.variant && !KERNEL_VARIANTS.includes(options.variant)) {
     throw new GoogLeNetError(`unknown kernel variant "${options.variant}" (expected one of ${KERNEL_VARIANTS.join(', ')})`);
   }
-  const candidates = await candidateModules(options);
+  const wanted = options.variant ? [options.variant] : KERNEL_VARIANTS;
+  const candidates = await candidateInstances(options, wanted);
   const rejected: string[] = [];
-  for (const variant of options.variant ? [options.variant] : KERNEL_VARIANTS) {
-    const module = candidates.get(variant);
-    if (!module) {
+  for (const variant of wanted) {
+    const exports = candidates.get(variant);
+    if (!exports) {
       rejected.push(`${variant}: ${options.wasmModule ? 'no module given for it' : 'this host does not validate it (WebAssembly.validate)'}`);
       continue;
     }
-    const exports = await instantiate(module);
     const kernels = describeKernels(variant, exports);
     const failure = selfTest(kernels);
     if (!failure) return kernels;

@@ -206,19 +206,16 @@ class WeightLayout {
       if (write) this.uploads.push(() => write(this.base + at));
       cursor = alignUp(cursor + bytes);
     };
-    const weightOf = (name: string, node: Node): Weight => {
-      const weight = graph.weights.get(name);
-      if (!weight) throw new ModelFormatError(`node "${node.name}" (${node.op}): weight "${name}" is missing`);
-      return weight;
-    };
+    // inferShapes() has checked that every weight and bias exists with the right shape.
+    const weightOf = (name: string): Weight => graph.weights.get(name)!;
     const exports = kernels.exports;
     for (const node of graph.nodes) {
       if (node.op !== 'Conv' && node.op !== 'Dense') continue;
-      const weight = weightOf(node.weight, node);
+      const weight = weightOf(node.weight);
       const outChannels = weight.dims[0];
       const rows = node.op === 'Conv' ? Math.ceil(outChannels / kernels.gemmRows) * kernels.gemmRows : outChannels;
       const bias = new Float32Array(rows);
-      if (node.bias) bias.set(weightOf(node.bias, node).data);
+      if (node.bias) bias.set(weightOf(node.bias).data);
       reserve(biasKey(node), rows * 4, (at) => this.heap().set(bias, at / 4));
       if (node.op === 'Dense') {
         reserve(node.weight, weight.data.length * 4, (at) => this.heap().set(weight.data, at / 4));
