@@ -2,13 +2,34 @@
 // A 1×1 stride-1 unpadded convolution multiplies the input directly (its rows are already the columns);
 // anything else first unfolds the input into `scratch` with im2col.
 
-import { gemm } from './gemm';
-import { gemmInt8, packQuantisedColumns } from './gemm-int8';
+import { gemm, GEMM_NR } from './gemm';
+import { gemmInt8, INT8_GROUP, packQuantisedColumns } from './gemm-int8';
 
 /** Output extent of one spatial axis; the runtime resolves ceil mode before calling. */
 // @ts-ignore: decorator
 @inline function outputExtent(size: i32, kernel: i32, stride: i32, padBegin: i32, padEnd: i32): i32 {
   return (size + padBegin + padEnd - kernel) / stride + 1;
+}
+
+/**
+ * Scratch bytes a convolution needs (the runtime sizes its scratch area with this): the f32 im2col matrix unless
+ * pointwise, and for int8 the packed quantised columns after it (tiles of GEMM_NR columns, k in pairs of i16).
+ */
+export function convScratchBytes(
+  C: i32, H: i32, W: i32, KH: i32, KW: i32, SH: i32, SW: i32,
+  padTop: i32, padLeft: i32, padBottom: i32, padRight: i32, int8: bool,
+): usize {
+  const N = outputExtent(H, KH, SH, padTop, padBottom) * outputExtent(W, KW, SW, padLeft, padRight);
+  const K = C * KH * KW;
+  const unfolded = im2colBytes(K, N, !isPointwise(KH, KW, SH, SW, padTop, padLeft, padBottom, padRight));
+  if (!int8) return unfolded;
+  return unfolded + <usize>((N + GEMM_NR - 1) / GEMM_NR) * GEMM_NR * ((K + INT8_GROUP - 1) / INT8_GROUP) * 4;
+}
+
+/** The im2col matrix, with slack for the tile over-reads of its last row when something follows it. */
+// @ts-ignore: decorator
+@inline function im2colBytes(K: i32, N: i32, unfolded: bool): usize {
+  return unfolded ? (<usize>K * N + 64) << 2 : 0;
 }
 
 /** A 1×1 stride-1 unpadded convolution multiplies its input directly, with no im2col. */
@@ -99,8 +120,7 @@ export function conv2dInt8(
   const N = outputExtent(H, KH, SH, padTop, padBottom) * outputExtent(W, KW, SW, padLeft, padRight);
   const K = C * KH * KW;
   const columns = columnsOf(input, C, H, W, KH, KW, SH, SW, padTop, padLeft, padBottom, padRight, scratch);
-  // The packed operand follows the im2col matrix, with slack for the tile over-reads of the last row.
-  const packed = columns == input ? scratch : scratch + ((<usize>K * N + 64) << 2);
+  const packed = scratch + im2colBytes(K, N, columns != input);
   packQuantisedColumns(columns, N, K, N, 1 / activationScale, zeroPoint, packed);
   gemmInt8(packedWeights, packed, output, N, M, N, K, activationScale, zeroPoint, weightScales, rowSums, bias, relu);
 }

@@ -2,7 +2,7 @@
 // The TypeScript runtime plans the memory (weights, activations, scratch) above heapBase().
 
 export { GEMM_MR, GEMM_NR, packGemmWeights, gemm } from './gemm';
-export { conv2d, conv2dInt8 } from './conv';
+export { conv2d, conv2dInt8, convScratchBytes } from './conv';
 export { maxPool2d, averagePool2d, globalAveragePool } from './pool';
 export { dense, lrn, softmax, relu } from './dense';
 export { INT8_GROUP, packInt8Weights, activationRange } from './gemm-int8';

@@ -42,7 +42,8 @@ export function dequantizePerChannel(values: Int8Array, scales: Float32Array): F
   return data;
 }
 
-function roundHalfToEven(x: number): number {
+/** Rounds halves to the even neighbour, as Python's round() and the IEEE default (and wasm's `nearest`) do. */
+export function roundHalfToEven(x: number): number {
   const rounded = Math.round(x); // halves go up
   return rounded - x === 0.5 && rounded % 2 !== 0 ? rounded - 1 : rounded;
 }

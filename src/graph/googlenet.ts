@@ -10,6 +10,7 @@
 
 import { InputError } from '../errors.js';
 import type { Graph, Node, Pads } from './ir.js';
+import { elementCount, slidingOutputSize } from './shapes.js';
 
 /**
  * The output channels of one inception module, named as in the seed post: path 1 is a 1×1 conv (n1_1); path 2 a
@@ -430,7 +431,7 @@ class GraphBuilder {
 
   /** Adds a layer's weight (`dims`, output channels first) and its bias. */
   private addParameters(layer: string, dims: number[], relu: boolean): { weight: string; bias: string } {
-    const fanIn = dims.slice(1).reduce((product, dim) => product * dim, 1);
+    const fanIn = elementCount(dims.slice(1));
     const { naming } = this.layout;
     return {
       weight: this.addWeight(naming.weight(layer), dims, { kind: 'weight', fanIn, relu }),
@@ -440,7 +441,7 @@ class GraphBuilder {
 
   private addWeight(name: string, dims: number[], role: WeightRole): string {
     const data = this.weightSource(name, dims, role);
-    const expected = dims.reduce((product, dim) => product * dim, 1);
+    const expected = elementCount(dims);
     if (data.length !== expected) {
       throw new InputError(`weight "${name}" [${dims.join(', ')}] needs ${expected} values, got ${data.length}`);
     }
@@ -452,14 +453,10 @@ class GraphBuilder {
 /** Output height (= width) of a convolution or pool. All three layouts pad height and width alike. */
 function outputSize(layer: string, size: number, kernel: number, stride: number, pads: Pads, ceil: boolean): number {
   const [padBegin, , padEnd] = pads;
-  const span = size + padBegin + padEnd - kernel;
-  if (span < 0) {
+  if (size + padBegin + padEnd < kernel) {
     throw new InputError(`input too small: ${layer} gets ${size}×${size}, less than its ${kernel}×${kernel} window`);
   }
-  let steps = ceil ? Math.ceil(span / stride) : Math.floor(span / stride);
-  // Rounding up must not start a window in the end padding (PyTorch and ONNX agree on this).
-  if (ceil && steps * stride >= size + padBegin) steps -= 1;
-  return steps + 1;
+  return slidingOutputSize(size, kernel, stride, padBegin, padEnd, ceil);
 }
 
 /** Bias magnitude of the default weights: small next to unit-scale activations, but nonzero so a lost bias shows. */
@@ -473,7 +470,7 @@ const DEFAULT_BIAS_SCALE = 0.05;
 function seededWeights(name: string, dims: number[], role: WeightRole): Float32Array {
   const random = seededRandom(hashName(name));
   const limit = role.kind === 'bias' ? DEFAULT_BIAS_SCALE : Math.sqrt((role.relu ? 6 : 3) / role.fanIn);
-  const data = new Float32Array(dims.reduce((product, dim) => product * dim, 1));
+  const data = new Float32Array(elementCount(dims));
   for (let i = 0; i < data.length; i++) data[i] = (2 * random() - 1) * limit;
   return data;
 }

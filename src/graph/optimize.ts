@@ -128,9 +128,15 @@ function currentBias(node: Foldable, layer: Layer, weights: Map<string, Weight>,
 
 /** Stores a new weight under an unused name derived from `base`; returns that name. */
 function addWeight(weights: Map<string, Weight>, base: string, data: Float32Array, dims = [data.length]): string {
-  let name = base;
-  for (let suffix = 1; weights.has(name); suffix++) name = `${base}_${suffix}`;
+  const name = uniqueName(base, (candidate) => weights.has(candidate));
   weights.set(name, { dims, data });
+  return name;
+}
+
+/** `base`, or `base_1`, `base_2`, … — the first that is not taken. */
+export function uniqueName(base: string, taken: (name: string) => boolean): string {
+  let name = base;
+  for (let suffix = 1; taken(name); suffix++) name = `${base}_${suffix}`;
   return name;
 }
 

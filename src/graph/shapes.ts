@@ -156,7 +156,8 @@ function outputSizes(node: ConvNode | PoolNode, [height, width]: Pair, ceilMode:
   return sizes;
 }
 
-function slidingOutputSize(
+/** Output extent of a sliding window (convolution or pool) along one axis, in floor or ceil mode. */
+export function slidingOutputSize(
   size: number, kernel: number, stride: number, padBegin: number, padEnd: number, ceilMode: boolean,
 ): number {
   const span = size + padBegin + padEnd - kernel;

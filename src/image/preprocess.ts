@@ -1,6 +1,7 @@
 /** RawImage → the model's input tensor, as a Preprocess (src/format/preprocess.ts) describes it. */
 
 import type { ChannelOrder, Preprocess } from '../format/preprocess.js';
+import { roundHalfToEven } from '../format/quantize.js';
 import { checkRawImage, type RawImage } from './raw-image.js';
 import { resizePlane, type Plane, type ResizeWindow } from './resize.js';
 
@@ -38,12 +39,6 @@ function resizeWindow(image: RawImage, { inputSize: [height, width], resize }: P
     left: roundHalfToEven((fullWidth - width) / 2),
     top: roundHalfToEven((fullHeight - height) / 2),
   };
-}
-
-/** Python's round(), which CenterCrop uses. */
-function roundHalfToEven(value: number): number {
-  const rounded = Math.round(value);
-  return rounded - value === 0.5 && rounded % 2 !== 0 ? rounded - 1 : rounded;
 }
 
 /** The source plane of each model channel, in the model's order. */

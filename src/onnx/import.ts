@@ -13,7 +13,7 @@ import type {
   BatchNormNode, BiasAddNode, ConcatNode, ConvNode, DenseNode, Graph, LrnNode, Node, Pads, Pair, PoolNode, ReshapeNode,
   SoftmaxNode, TensorSpec, Weight,
 } from '../graph/ir.js';
-import { optimize } from '../graph/optimize.js';
+import { optimize, uniqueName } from '../graph/optimize.js';
 import { elementCount, formatDims, nodeOutputShape } from '../graph/shapes.js';
 import {
   AttributeType, DataLocation, DataType, decodeModel,
@@ -622,12 +622,6 @@ class GraphImporter {
 
 function irNode(node: OnnxNode, inputs: string[]): { name: string; inputs: string[]; output: string } {
   return { name: node.name, inputs, output: node.output };
-}
-
-function uniqueName(base: string, taken: (name: string) => boolean): string {
-  let name = base;
-  for (let suffix = 1; taken(name); suffix++) name = `${base}_${suffix}`;
-  return name;
 }
 
 /** An absent enum field reads as 0, which is UNDEFINED in both AttributeType and DataType. */

@@ -44,6 +44,10 @@ export interface KernelExports {
   INT8_GROUP: WebAssembly.Global;
   packInt8Weights(src: Ptr, dst: Ptr, M: number, K: number, scales: Ptr, rowSums: Ptr): void;
   activationRange(x: Ptr, n: number, out: Ptr): void;
+  convScratchBytes(
+    C: number, H: number, W: number, KH: number, KW: number, SH: number, SW: number,
+    padTop: number, padLeft: number, padBottom: number, padRight: number, int8: number,
+  ): number;
   conv2dInt8(
     input: Ptr, C: number, H: number, W: number,
     packedWeights: Ptr, weightScales: Ptr, rowSums: Ptr, bias: Ptr, M: number, KH: number, KW: number, SH: number, SW: number,

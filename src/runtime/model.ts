@@ -264,24 +264,11 @@ const scalesKey = (node: Node) => `int8 weight scales of ${node.name}`;
 const rowSumsKey = (node: Node) => `int8 weight row sums of ${node.name}`;
 
 
-function isPointwise(node: ConvNode): boolean {
-  return node.kernel.every((k) => k === 1) && node.stride.every((s) => s === 1) && node.pads.every((p) => p === 0);
-}
-
-/**
- * Scratch a convolution needs: its f32 im2col matrix (none if pointwise), and in int8 its packed quantised
- * columns, which conv2dInt8 places 64 floats after the im2col matrix.
- */
+/** Scratch a convolution needs (im2col, packed int8 columns), as the kernels compute it. */
 function convScratchBytes(node: Node, shapes: Map<string, number[]>, kernels: Kernels, precision: Precision): number {
   if (node.op !== 'Conv') return 0;
-  const [, C] = shapes.get(node.inputs[0])!;
-  const [, , OH, OW] = shapes.get(node.output)!;
-  const K = C * node.kernel[0] * node.kernel[1];
-  const im2col = isPointwise(node) ? 0 : K * OH * OW * 4;
-  if (precision === 'f32') return im2col;
-  const tiles = Math.ceil((OH * OW) / kernels.gemmColumns);
-  const packed = tiles * kernels.gemmColumns * Math.ceil(K / kernels.int8Group) * 4;
-  return (im2col ? im2col + 64 * 4 : 0) + packed;
+  const [, C, H, W] = shapes.get(node.inputs[0])!;
+  return kernels.exports.convScratchBytes(C, H, W, ...node.kernel, ...node.stride, ...node.pads, +(precision === 'int8'));
 }
 
 /** Quantisation parameters of one activation tensor, shared by every int8 convolution that reads it. */
