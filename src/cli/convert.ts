@@ -62,8 +62,10 @@ export const CONVERT_OPTIONS = {
 
 export type ConvertFlags = { [K in keyof typeof CONVERT_OPTIONS]?: string };
 
-/** Converts `inputPath` as `flags` say; returns the one-line summary. */
-export async function convert(inputPath: string, flags: ConvertFlags, progress = new ProgressBar()): Promise<string> {
+/** Converts `inputPath` as `flags` say (calibrating with the checked `variant`); returns the one-line summary. */
+export async function convert(
+  inputPath: string, flags: ConvertFlags, variant?: KernelVariant, progress = new ProgressBar(),
+): Promise<string> {
   const outputPath = flags.output ?? usage('convert needs -o OUT.safetensors');
   const weights = (flags.weights ?? 'int8') as WeightPrecision;
   if (!WEIGHT_PRECISIONS.includes(weights)) usage(`--weights must be one of ${WEIGHT_PRECISIONS.join(', ')}`);
@@ -76,7 +78,7 @@ export async function convert(inputPath: string, flags: ConvertFlags, progress =
   try {
     const activationRanges = flags.calibrate === undefined
       ? undefined
-      : await calibrate(graph, preprocess, flags.calibrate, flags.variant as KernelVariant | undefined, progress);
+      : await calibrate(graph, preprocess, flags.calibrate, variant, progress);
     file = encodeModelFile(graph, {
       weights, labels, preprocess, activationRanges,
       onProgress: (done, total) => progress.update('storing weights', done, total),

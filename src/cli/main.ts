@@ -105,8 +105,7 @@ async function main(argv: string[]): Promise<void> {
     case 'convert': {
       const { values, positionals } = parseCommand(args, CONVERT_OPTIONS);
       if (positionals.length !== 1) throw new UsageError('convert takes exactly one ONNX file');
-      kernelVariant(values.variant);
-      console.log(await convert(positionals[0], values));
+      console.log(await convert(positionals[0], values, kernelVariant(values.variant)));
     }
   }
 }
