@@ -13,4 +13,8 @@ export { Model, type ModelInfo, type LayerInfo, type Tensor, type TensorInfo, ty
 export { KERNEL_VARIANTS, type KernelVariant, type KernelOptions } from './runtime/kernels.js';
 export { GoogLeNetError, ModelFormatError, InputError, ImageError } from './errors.js';
 export { buildGoogLeNet } from './graph/googlenet.js';
+export {
+  createHandler, DEFAULT_MAX_BODY_BYTES, DEFAULT_SERVE_IMAGE_LIMITS,
+  type Handler, type HandlerOptions, type ClassifyResponse, type ModelInfoResponse, type ErrorResponse,
+} from './serve/handler.js';
 export type * from './graph/ir.js';
