@@ -1,0 +1,87 @@
+/**
+ * The offline web app (examples/web), built with Vite and driven in Debian's Chromium at a phone viewport: it
+ * classifies an image, then, with the network and the server gone, reloads from its service worker's cache and
+ * classifies another.
+ */
+
+import { execFile } from 'node:child_process';
+import { existsSync, mkdirSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { chromium, type Browser, type Page } from 'playwright-core';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { KERNEL_VARIANTS } from '../src/runtime/kernels.js';
+import { FASHION_MNIST_LABELS } from './support/image-files.js';
+import { serveStatic, type StaticServer } from './support/static-server.js';
+
+const CHROMIUM = '/usr/bin/chromium';
+const root = fileURLToPath(new URL('..', import.meta.url));
+const sample = (name: string) => fileURLToPath(new URL(`../examples/images/${name}`, import.meta.url));
+const SCREENSHOT = fileURLToPath(new URL('output/web-app-offline.png', import.meta.url));
+
+let server: StaticServer | undefined;
+let browser: Browser | undefined;
+
+beforeAll(async () => {
+  if (!existsSync(CHROMIUM)) {
+    throw new Error(`the web app test drives Debian's Chromium at ${CHROMIUM}, which is missing: apt-get install chromium (.ci/run does)`);
+  }
+  // vitest sets NODE_ENV=test, which would make Vite build the app as in development (no service worker).
+  const { NODE_ENV: _, ...env } = process.env;
+  await promisify(execFile)(process.execPath, ['node_modules/vite/bin/vite.js', 'build', 'examples/web', '--logLevel', 'error'], { cwd: root, env });
+  server = await serveStatic(`${root}examples/web/dist`);
+  browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--headless', '--no-sandbox', '--disable-gpu'] });
+});
+
+afterAll(async () => {
+  await browser?.close();
+  await server?.close();
+});
+
+/** Picks `name` from examples/images (`<class index>-<label>.png`) and checks that its class comes first. */
+async function expectClassifiedAsItsClass(page: Page, name: string): Promise<void> {
+  await page.locator('#app[data-state="ready"]').waitFor();
+  await page.setInputFiles('#file', sample(name));
+  await page.locator('#result').waitFor({ state: 'visible' });
+  const labels = await page.locator('#predictions .label').allTextContents();
+  const percentages = (await page.locator('#predictions .probability').allTextContents()).map((text) => parseFloat(text));
+  expect(labels).toHaveLength(5);
+  expect(labels[0]).toBe(FASHION_MNIST_LABELS[parseInt(name, 10)]);
+  expect(percentages).toEqual([...percentages].sort((a, b) => b - a));
+  expect(percentages[0]).toBeGreaterThan(50);
+  expect(await page.locator('#time').textContent()).toMatch(/^\d+\.\d ms$/);
+  const [variant, precision] = (await page.locator('#variant').textContent())!.split(' · ');
+  expect(KERNEL_VARIANTS).toContain(variant);
+  expect(precision).toBe('int8');
+}
+
+it('classifies at a phone viewport, then offline after a reload from the service worker cache', async () => {
+  const context = await browser!.newContext({ viewport: { width: 390, height: 844 }, isMobile: true, hasTouch: true, deviceScaleFactor: 2 });
+  const page = await context.newPage();
+  const pageErrors: Error[] = [];
+  page.on('pageerror', (error) => pageErrors.push(error));
+
+  await page.goto(server!.url);
+  await page.waitForFunction(() => navigator.serviceWorker.controller !== null);
+  await expectClassifiedAsItsClass(page, '9-ankle-boot.png');
+  expect(await page.locator('#storage').textContent()).toMatch(/persist/);
+  expect(await page.locator('#offline').textContent()).toMatch(/^ready/);
+
+  await page.setInputFiles('#file', { name: 'broken.png', mimeType: 'image/png', buffer: Buffer.from('not an image') });
+  await page.locator('#error').waitFor({ state: 'visible' });
+  expect(await page.locator('#error').textContent()).toMatch(/^Cannot classify broken\.png: /);
+  expect(await page.locator('#result').isHidden()).toBe(true);
+
+  await context.setOffline(true);
+  await server!.close();
+  server = undefined;
+  await page.reload();
+  // Anything not precached fails now: the page below comes from the cache alone.
+  expect(await page.evaluate(() => fetch('not-precached.txt').then(() => 'fetched', () => 'failed'))).toBe('failed');
+  await expectClassifiedAsItsClass(page, '7-sneaker.png');
+
+  mkdirSync(fileURLToPath(new URL('output/', import.meta.url)), { recursive: true });
+  await page.screenshot({ path: SCREENSHOT, fullPage: true });
+  expect(pageErrors).toEqual([]);
+  await context.close();
+});
