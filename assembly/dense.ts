@@ -1,5 +1,7 @@
 // Fully connected layer, LRN, softmax and a standalone ReLU: the small layers around the convolutions.
 
+import { largerOf } from './lanes';
+
 /**
  * y[o] = Σᵢ W[o][i]·x[i] + bias[o], W row-major [out × in]. Every build sums in the same order — four
  * interleaved partial sums (i mod 4), combined as ((s0 + s1) + s2) + s3, then the tail — so that the
@@ -32,7 +34,7 @@ export function dense(
     }
     for (let i = blocked; i < inFeatures; i++) sum += load<f32>(row + (<usize>i << 2)) * load<f32>(x + (<usize>i << 2));
     sum += load<f32>(bias + (<usize>o << 2));
-    store<f32>(y + (<usize>o << 2), relu ? max(sum, 0) : sum);
+    store<f32>(y + (<usize>o << 2), relu ? largerOf(sum, 0) : sum);
   }
 }
 
@@ -74,5 +76,5 @@ export function softmax(x: usize, n: i32, y: usize): void {
 }
 
 export function relu(x: usize, n: i32, y: usize): void {
-  for (let i = 0; i < n; i++) store<f32>(y + (<usize>i << 2), max(load<f32>(x + (<usize>i << 2)), 0));
+  for (let i = 0; i < n; i++) store<f32>(y + (<usize>i << 2), largerOf(load<f32>(x + (<usize>i << 2)), 0));
 }

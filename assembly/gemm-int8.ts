@@ -16,6 +16,7 @@
 // so one load32_splat broadcasts a row's group against two v128 loads of eight columns, as in the f32 GEMM.
 
 import { GEMM_MR, GEMM_NR, storeTilePart, tileScratch } from './gemm';
+import { largerOf, largerOf4, smallerOf, smallerOf4 } from './lanes';
 
 /** k values per 4-byte group. */
 export const INT8_GROUP: i32 = 2;
@@ -59,14 +60,14 @@ export function packInt8Weights(src: usize, dst: usize, M: i32, K: i32, scales: 
 
 // @ts-ignore: decorator
 @inline function quantise(x: f32, inverseScale: f32, zeroPoint: f32): i32 {
-  return <i32>min<f32>(255, max<f32>(0, nearest(x * inverseScale) + zeroPoint));
+  return <i32>smallerOf(largerOf(nearest(x * inverseScale) + zeroPoint, 0), 255);
 }
 
 /** quantise() on four lanes, rounding exactly as the scalar version does. */
 // @ts-ignore: decorator
 @inline function quantise4(x: v128, inverseScale: v128, zeroPoint: v128): v128 {
   const q = f32x4.add(f32x4.nearest(f32x4.mul(x, inverseScale)), zeroPoint);
-  return i32x4.trunc_sat_f32x4_s(f32x4.min(f32x4.splat(255), f32x4.max(f32x4.splat(0), q)));
+  return i32x4.trunc_sat_f32x4_s(smallerOf4(largerOf4(q, f32x4.splat(0)), f32x4.splat(255)));
 }
 
 /** Writes the minimum and maximum of x[0..n) to out[0] and out[1]. */
@@ -77,16 +78,16 @@ export function activationRange(x: usize, n: i32, out: usize): void {
     let lows = f32x4.splat(Infinity), highs = f32x4.splat(-Infinity);
     for (; i + 4 <= n; i += 4) {
       const v = v128.load(x + (<usize>i << 2));
-      lows = f32x4.min(lows, v);
-      highs = f32x4.max(highs, v);
+      lows = smallerOf4(lows, v);
+      highs = largerOf4(highs, v);
     }
     low = min(min(f32x4.extract_lane(lows, 0), f32x4.extract_lane(lows, 1)), min(f32x4.extract_lane(lows, 2), f32x4.extract_lane(lows, 3)));
     high = max(max(f32x4.extract_lane(highs, 0), f32x4.extract_lane(highs, 1)), max(f32x4.extract_lane(highs, 2), f32x4.extract_lane(highs, 3)));
   }
   for (; i < n; i++) {
     const v = load<f32>(x + (<usize>i << 2));
-    low = min(low, v);
-    high = max(high, v);
+    low = smallerOf(low, v);
+    high = largerOf(high, v);
   }
   store<f32>(out, low);
   store<f32>(out, high, 4);
@@ -189,7 +190,7 @@ function loadEpilogue(activationScale: f32, zeroPoint: i32, weightScales: usize,
 // @ts-ignore: decorator
 @inline function requantise(acc: v128, correction: v128, scale: v128, bias: v128, relu: bool): v128 {
   const value = f32x4.add(f32x4.mul(f32x4.convert_i32x4_s(i32x4.sub(acc, correction)), scale), bias);
-  return relu ? f32x4.max(value, f32x4.splat(0)) : value;
+  return relu ? largerOf4(value, f32x4.splat(0)) : value;
 }
 
 /** Accumulates a 4×8 tile in i32 and stores its rows×cols f32 outputs at c. */
@@ -264,7 +265,7 @@ function tile4x8Scalar(
     for (let j = 0; j < GEMM_NR; j++) {
       const slot = t + (<usize>(r * GEMM_NR + j) << 2);
       const value = <f32>(load<i32>(slot) - correction) * scale + bias;
-      store<f32>(slot, relu ? max<f32>(value, 0) : value);
+      store<f32>(slot, relu ? largerOf(value, 0) : value);
     }
   }
   storeTilePart(c, ldcBytes, rows, cols);

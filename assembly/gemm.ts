@@ -19,6 +19,8 @@
 // in the slack the runtime leaves at the end of memory,
 // and columns past N are never stored.
 
+import { largerOf, largerOf4 } from './lanes';
+
 export const GEMM_MR: i32 = 4;
 export const GEMM_NR: i32 = 8;
 
@@ -77,7 +79,7 @@ export function gemm(
 
 // @ts-ignore: decorator
 @inline function applyRelu(v: v128, relu: bool): v128 {
-  return relu ? f32x4.max(v, f32x4.splat(0)) : v;
+  return relu ? largerOf4(v, f32x4.splat(0)) : v;
 }
 
 function tile4x8Simd(
@@ -154,7 +156,7 @@ function tile4x8Scalar(
   if (relu) {
     for (let i = 0; i < GEMM_MR * GEMM_NR; i++) {
       const slot = t + (<usize>i << 2);
-      store<f32>(slot, max(load<f32>(slot), 0));
+      store<f32>(slot, largerOf(load<f32>(slot), 0));
     }
   }
   storeTilePart(c, ldcBytes, rows, cols);

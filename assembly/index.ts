@@ -3,7 +3,7 @@
 
 export { GEMM_MR, GEMM_NR, packGemmWeights, gemm } from './gemm';
 export { conv2d, conv2dInt8, convScratchBytes } from './conv';
-export { maxPool2d, averagePool2d, globalAveragePool } from './pool';
+export { maxPool2d, maxPoolScratchBytes, averagePool2d, globalAveragePool } from './pool';
 export { dense, lrn, softmax, relu } from './dense';
 export { INT8_GROUP, packInt8Weights, activationRange } from './gemm-int8';
 export { probeInt8Dot } from './probe';

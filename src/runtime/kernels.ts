@@ -29,8 +29,9 @@ export interface KernelExports {
   ): void;
   maxPool2d(
     input: Ptr, C: number, H: number, W: number, KH: number, KW: number, SH: number, SW: number,
-    padTop: number, padLeft: number, OH: number, OW: number, output: Ptr,
+    padTop: number, padLeft: number, OH: number, OW: number, output: Ptr, scratch: Ptr,
   ): void;
+  maxPoolScratchBytes(W: number): number;
   averagePool2d(
     input: Ptr, C: number, H: number, W: number, KH: number, KW: number, SH: number, SW: number,
     padTop: number, padLeft: number, padBottom: number, padRight: number, countIncludePad: number,

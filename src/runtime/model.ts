@@ -88,7 +88,7 @@ export class Model {
     const plan = planMemory(graph, shapes);
     const weights = new WeightLayout(graph, kernels, precision);
     const scratchBytes = Math.max(
-      weights.largestRawBytes, ...graph.nodes.map((node) => convScratchBytes(node, shapes, kernels, precision)),
+      weights.largestRawBytes, ...graph.nodes.map((node) => layerScratchBytes(node, shapes, kernels, precision)),
     );
 
     const base = kernels.exports.heapBase();
@@ -264,10 +264,11 @@ const scalesKey = (node: Node) => `int8 weight scales of ${node.name}`;
 const rowSumsKey = (node: Node) => `int8 weight row sums of ${node.name}`;
 
 
-/** Scratch a convolution needs (im2col, packed int8 columns), as the kernels compute it. */
-function convScratchBytes(node: Node, shapes: Map<string, number[]>, kernels: Kernels, precision: Precision): number {
-  if (node.op !== 'Conv') return 0;
+/** Scratch a layer needs (im2col and packed int8 columns, max pooling's row), as the kernels compute it. */
+function layerScratchBytes(node: Node, shapes: Map<string, number[]>, kernels: Kernels, precision: Precision): number {
+  if (node.op !== 'Conv' && node.op !== 'MaxPool') return 0;
   const [, C, H, W] = shapes.get(node.inputs[0])!;
+  if (node.op === 'MaxPool') return kernels.exports.maxPoolScratchBytes(W);
   return kernels.exports.convScratchBytes(C, H, W, ...node.kernel, ...node.stride, ...node.pads, +(precision === 'int8'));
 }
 
@@ -354,7 +355,7 @@ function compileStep(node: Node, context: StepContext): Step {
     }
     case 'MaxPool': {
       const [KH, KW] = node.kernel, [SH, SW] = node.stride, [top, left] = node.pads;
-      return () => k.maxPool2d(input, C, H, W, KH, KW, SH, SW, top, left, OH, OW, output);
+      return () => k.maxPool2d(input, C, H, W, KH, KW, SH, SW, top, left, OH, OW, output, scratchAt);
     }
     case 'AveragePool': {
       const [KH, KW] = node.kernel, [SH, SW] = node.stride, [top, left, bottom, right] = node.pads;
