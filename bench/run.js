@@ -10,7 +10,7 @@ import { readFile, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import { parseArgs } from 'node:util';
 import * as ortWeb from 'onnxruntime-web';
-import { KERNEL_VARIANTS, loadModel } from '../dist/index.js';
+import { KERNEL_VARIANTS, loadModel } from '../dist/hosts/node.js';
 import { quantizeToQdq } from './qdq.js';
 
 const { values } = parseArgs({ options: { runs: { type: 'string' }, quick: { type: 'boolean' } } });

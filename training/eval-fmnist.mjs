@@ -12,7 +12,7 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { basename } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { loadModel } from '../dist/index.js';
+import { loadModel } from '../dist/hosts/node.js';
 import { FASHION_MNIST_DIR, readFashionMnist } from './fashion-mnist-idx.mjs';
 
 const DEFAULT_MODEL = fileURLToPath(new URL('../models/googlenet-seed-fmnist.int8.safetensors', import.meta.url));

@@ -2,7 +2,7 @@
 /** The `googlenet` command line. User errors print one line on stderr and exit 1; --verbose adds the stack. */
 
 import { parseArgs, type ParseArgsConfig } from 'node:util';
-import { GoogLeNetError, loadModel, loadModelWithMetadata, KERNEL_VARIANTS, PRECISIONS, type KernelVariant, type LoadOptions } from '../index.js';
+import { GoogLeNetError, loadModel, loadModelWithMetadata, KERNEL_VARIANTS, PRECISIONS, type KernelVariant, type LoadOptions } from '../hosts/node.js';
 import { CLASSIFY_HELP, CLASSIFY_OPTIONS, classifyFiles, formatClassifications } from './classify.js';
 import { CONVERT_HELP, CONVERT_OPTIONS, convert } from './convert.js';
 import { UsageError } from './errors.js';

@@ -1,17 +1,15 @@
 /** The model loadModel() loads when given none: the seed GoogLeNet trained on Fashion-MNIST (models/MODEL_CARD.md). */
 
 import { GoogLeNetError } from '../errors.js';
-import { readPackageFile } from './package-files.js';
+import { readUrl } from './package-files.js';
 
-const DEFAULT_MODEL_URL = new URL('../../models/googlenet-seed-fmnist.int8.safetensors', import.meta.url);
-
-export async function readDefaultModel(): Promise<Uint8Array> {
+export async function readDefaultModel(): Promise<Uint8Array<ArrayBuffer>> {
   try {
-    return await readPackageFile(DEFAULT_MODEL_URL);
+    // Built here, not at import: where modules have no URL (bundled Workers) it throws, and only this call fails.
+    return await readUrl(new URL('../../models/googlenet-seed-fmnist.int8.safetensors', import.meta.url));
   } catch (error) {
-    const reason = (error as { code?: string }).code === 'ENOENT' ? 'the file is missing' : (error as Error).message;
     throw new GoogLeNetError(
-      `cannot load the default model ${DEFAULT_MODEL_URL.href} (${reason}); load a model file or an ONNX model instead`,
+      `cannot load the default model (${(error as Error).message}); pass a model file's or an ONNX model's bytes instead`,
     );
   }
 }

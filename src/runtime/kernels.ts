@@ -5,6 +5,7 @@
  */
 
 import { GoogLeNetError } from '../errors.js';
+import { host } from './host.js';
 import { readKernelBytes } from './package-files.js';
 
 export const KERNEL_VARIANTS = ['relaxed-simd', 'simd', 'scalar'] as const;
@@ -73,8 +74,9 @@ export interface KernelOptions {
   /** Force one build instead of the best one that passes its checks. */
   variant?: KernelVariant;
   /**
-   * Already compiled builds (required where compiling from bytes is forbidden, e.g. Cloudflare Workers).
-   * Each module says which build it is; candidates are tried best first.
+   * Already compiled builds (required where compiling from bytes is forbidden, e.g. Cloudflare Workers, whose
+   * package entry passes its bundled builds by default). Each module says which build it is; candidates are
+   * tried best first.
    */
   wasmModule?: WebAssembly.Module | WebAssembly.Module[];
 }
@@ -88,6 +90,7 @@ function compileVariant(variant: KernelVariant): Promise<WebAssembly.Module | un
     compiled = readKernelBytes(variant).then((bytes) =>
       WebAssembly.validate(bytes) ? WebAssembly.compile(bytes) : undefined,
     );
+    compiled.catch(() => compiledModules.delete(variant)); // a failed read is retried by the next load
     compiledModules.set(variant, compiled);
   }
   return compiled;
@@ -98,11 +101,17 @@ async function instantiate(module: WebAssembly.Module): Promise<KernelExports> {
   return instance.exports as unknown as KernelExports;
 }
 
+/** The caller's `wasmModule`, else the host's bundled builds; undefined when the builds are compiled here. */
+function compiledAhead({ wasmModule }: KernelOptions): WebAssembly.Module[] | undefined {
+  if (!wasmModule) return host().kernelModules;
+  return Array.isArray(wasmModule) ? wasmModule : [wasmModule];
+}
+
 /** The builds to try (each instantiated once), keyed by what they are; all that validate here. */
 async function candidateInstances(options: KernelOptions, wanted: readonly KernelVariant[]): Promise<Map<KernelVariant, KernelExports>> {
   const candidates = new Map<KernelVariant, KernelExports>();
-  if (options.wasmModule) {
-    const modules = Array.isArray(options.wasmModule) ? options.wasmModule : [options.wasmModule];
+  const modules = compiledAhead(options);
+  if (modules) {
     for (const module of modules) {
       const exports = await instantiate(module);
       const variant = VARIANT_IDS[exports.kernelVariant()];
@@ -127,7 +136,7 @@ export async function loadKernels(options: KernelOptions = {}): Promise<Kernels>
   for (const variant of wanted) {
     const exports = candidates.get(variant);
     if (!exports) {
-      rejected.push(`${variant}: ${options.wasmModule ? 'no module given for it' : 'this host does not validate it (WebAssembly.validate)'}`);
+      rejected.push(`${variant}: ${compiledAhead(options) ? 'no module given for it' : 'this host does not validate it (WebAssembly.validate)'}`);
       continue;
     }
     const kernels = describeKernels(variant, exports);

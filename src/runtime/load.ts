@@ -4,10 +4,14 @@ import type { Graph } from '../graph/ir.js';
 import { importOnnx } from '../onnx/import.js';
 import { readDefaultModel } from './default-model.js';
 import { loadKernels, type KernelOptions } from './kernels.js';
+import { readPath, readUrl } from './package-files.js';
 import { Model, type Precision } from './model.js';
 
-/** ONNX or model-file bytes (told apart by their first bytes), or an IR graph. */
-export type ModelSource = Uint8Array | ArrayBuffer | Graph;
+/**
+ * ONNX or model-file bytes (told apart by their first bytes), a URL to fetch them from (file: URLs are read
+ * from disk on Node, Bun and Deno), a file path (Node, Bun and Deno), or an IR graph.
+ */
+export type ModelSource = Uint8Array | ArrayBuffer | URL | string | Graph;
 export const PRECISIONS = ['auto', 'f32', 'int8'] as const;
 
 export interface LoadOptions extends KernelOptions {
@@ -25,7 +29,7 @@ export interface LoadedModel {
 }
 
 /**
- * Loads a model from ONNX or model-file bytes (or an IR graph), picks the best kernel build this host runs
+ * Loads a model from ONNX or model-file bytes, a URL or path to them, or an IR graph, picks the best kernel build this host runs
  * correctly and lays out its memory. Without a source (undefined), loads the package's default model, the
  * seed GoogLeNet trained on Fashion-MNIST. Throws ModelFormatError for malformed or unsupported models.
  */
@@ -39,14 +43,25 @@ export async function loadModelWithMetadata(source?: ModelSource, options: LoadO
   if (!PRECISIONS.includes(precision)) {
     throw new GoogLeNetError(`unknown precision "${precision}" (expected one of ${PRECISIONS.join(', ')})`);
   }
-  const { graph, metadata } = toGraph(source ?? (await readDefaultModel()));
+  const { graph, metadata } = toGraph(await readSource(source));
   const kernels = await loadKernels(options);
   const resolved: Precision = precision === 'auto' ? (metadata?.weights === 'int8' ? 'int8' : 'f32') : precision;
   const execution = { precision: resolved, activationRanges: metadata?.activationRanges };
   return { model: new Model(graph, kernels, execution, metadata), metadata };
 }
 
-function toGraph(source: ModelSource): { graph: Graph; metadata?: ModelFileMetadata } {
+/** What a URL or path source stands for: its bytes. */
+type ResolvedSource = Exclude<ModelSource, URL | string>;
+
+/** Reads a URL or path source (or the default model, without a source); other sources are returned as they are. */
+async function readSource(source: ModelSource | undefined): Promise<ResolvedSource> {
+  if (source === undefined) return readDefaultModel();
+  if (source instanceof URL) return readUrl(source);
+  if (typeof source === 'string') return readPath(source);
+  return source;
+}
+
+function toGraph(source: ResolvedSource): { graph: Graph; metadata?: ModelFileMetadata } {
   const bytes = source instanceof ArrayBuffer ? new Uint8Array(source) : source;
   if (bytes instanceof Uint8Array) {
     if (!isModelFile(bytes)) return { graph: importOnnx(bytes) };
@@ -54,5 +69,5 @@ function toGraph(source: ModelSource): { graph: Graph; metadata?: ModelFileMetad
     return { graph, metadata };
   }
   if (bytes && typeof bytes === 'object' && Array.isArray(bytes.nodes)) return { graph: bytes };
-  throw new ModelFormatError('model source must be model bytes (Uint8Array or ArrayBuffer) or a graph');
+  throw new ModelFormatError('model source must be model bytes (Uint8Array or ArrayBuffer), a URL, a path or a graph');
 }

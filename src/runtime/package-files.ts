@@ -1,20 +1,51 @@
 /**
- * Files that ship with the package (the kernel builds, the default model), read from disk on hosts with a file
- * system and fetched elsewhere.
+ * Reading bytes by URL or path: the package's own files (the kernel builds, the default model) and models given
+ * as a URL or a path. file: URLs and paths go to the host's local file reader where it has one; everything else
+ * is fetched (http(s) everywhere, file: in Deno).
  */
 
+import { GoogLeNetError } from '../errors.js';
+import { host, type LocalFileReader } from './host.js';
 import type { KernelVariant } from './kernels.js';
 
-export async function readKernelBytes(variant: KernelVariant): Promise<Uint8Array<ArrayBuffer>> {
-  return readPackageFile(new URL(`../../build/googlenet.${variant}.wasm`, import.meta.url));
+/** One literal `new URL(…, import.meta.url)` per build, the form bundlers (Vite, webpack) detect and ship. */
+const KERNEL_URLS: Record<KernelVariant, () => URL> = {
+  'relaxed-simd': () => new URL('../../build/googlenet.relaxed-simd.wasm', import.meta.url),
+  simd: () => new URL('../../build/googlenet.simd.wasm', import.meta.url),
+  scalar: () => new URL('../../build/googlenet.scalar.wasm', import.meta.url),
+};
+
+export function readKernelBytes(variant: KernelVariant): Promise<Uint8Array<ArrayBuffer>> {
+  return readUrl(KERNEL_URLS[variant]());
 }
 
-export async function readPackageFile(url: URL): Promise<Uint8Array<ArrayBuffer>> {
-  if (url.protocol === 'file:') {
-    const { readFile } = await import('node:fs/promises');
-    return new Uint8Array(await readFile(url));
+export async function readUrl(url: URL): Promise<Uint8Array<ArrayBuffer>> {
+  const { readLocalFile } = host();
+  if (url.protocol === 'file:' && readLocalFile) return readLocal(readLocalFile, url);
+  let response: Response;
+  try {
+    response = await fetch(url);
+  } catch (error) {
+    throw new GoogLeNetError(`cannot fetch ${url.href}: ${(error as Error).message}`);
   }
-  const response = await fetch(url);
-  if (!response.ok) throw new Error(`cannot fetch ${url}: HTTP ${response.status}`);
+  if (!response.ok) throw new GoogLeNetError(`cannot fetch ${url.href}: HTTP ${response.status}`);
   return new Uint8Array(await response.arrayBuffer());
+}
+
+export function readPath(path: string): Promise<Uint8Array<ArrayBuffer>> {
+  const { readLocalFile } = host();
+  if (!readLocalFile) {
+    throw new GoogLeNetError(`cannot read "${path}": this host has no file system; pass the model's bytes or a URL`);
+  }
+  return readLocal(readLocalFile, path);
+}
+
+async function readLocal(read: LocalFileReader, file: string | URL): Promise<Uint8Array<ArrayBuffer>> {
+  try {
+    return await read(file);
+  } catch (error) {
+    // Node and Bun say ENOENT, Deno throws Deno.errors.NotFound.
+    const missing = (error as { code?: string }).code === 'ENOENT' || (error as Error).name === 'NotFound';
+    throw new GoogLeNetError(`cannot read ${file}: ${missing ? 'no such file' : (error as Error).message}`);
+  }
 }
