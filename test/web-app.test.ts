@@ -5,11 +5,12 @@
  */
 
 import { execFile } from 'node:child_process';
-import { existsSync, mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import { chromium, type Browser, type BrowserContextOptions, type Page } from 'playwright-core';
 import { afterAll, beforeAll, expect, it } from 'vitest';
+import { decodeModelFile, encodeModelFile } from '../src/format/model-file.js';
 import { KERNEL_VARIANTS } from '../src/runtime/kernels.js';
 import { FASHION_MNIST_LABELS } from './support/image-files.js';
 import { serveStatic, type StaticServer } from './support/static-server.js';
@@ -18,9 +19,10 @@ const CHROMIUM = '/usr/bin/chromium';
 const root = fileURLToPath(new URL('..', import.meta.url));
 const sample = (name: string) => fileURLToPath(new URL(`../examples/images/${name}`, import.meta.url));
 const SCREENSHOT = fileURLToPath(new URL('output/web-app-offline.png', import.meta.url));
+const PHONE: BrowserContextOptions = { viewport: { width: 390, height: 844 }, isMobile: true, hasTouch: true, deviceScaleFactor: 2 };
 
-let server: StaticServer | undefined;
 let browser: Browser | undefined;
+const servers: StaticServer[] = [];
 
 beforeAll(async () => {
   if (!existsSync(CHROMIUM)) {
@@ -29,21 +31,31 @@ beforeAll(async () => {
   // vitest sets NODE_ENV=test, which would make Vite build the app as in development (no service worker).
   const { NODE_ENV: _, ...env } = process.env;
   await promisify(execFile)(process.execPath, ['node_modules/vite/bin/vite.js', 'build', 'examples/web', '--logLevel', 'error'], { cwd: root, env });
-  server = await serveStatic(`${root}examples/web/dist`);
   browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--headless', '--no-sandbox', '--disable-gpu'] });
 });
 
 afterAll(async () => {
   await browser?.close();
-  await server?.close();
+  await Promise.all(servers.map((server) => server.close()));
 });
+
+async function serveApp(): Promise<StaticServer> {
+  const server = await serveStatic(`${root}examples/web/dist`);
+  servers.push(server);
+  return server;
+}
+
+/** Picks an image once the model is ready; returns the labels shown, most probable first. */
+async function classifyImage(page: Page, file: string): Promise<string[]> {
+  await page.locator('#app[data-state="ready"]').waitFor();
+  await page.setInputFiles('#file', file);
+  await page.locator('#result').waitFor({ state: 'visible' });
+  return page.locator('#predictions .label').allTextContents();
+}
 
 /** Picks `name` from examples/images (`<class index>-<label>.png`) and checks that its class comes first. */
 async function expectClassifiedAsItsClass(page: Page, name: string): Promise<void> {
-  await page.locator('#app[data-state="ready"]').waitFor();
-  await page.setInputFiles('#file', sample(name));
-  await page.locator('#result').waitFor({ state: 'visible' });
-  const labels = await page.locator('#predictions .label').allTextContents();
+  const labels = await classifyImage(page, sample(name));
   const percentages = (await page.locator('#predictions .probability').allTextContents()).map((text) => parseFloat(text));
   expect(labels).toHaveLength(5);
   expect(labels[0]).toBe(FASHION_MNIST_LABELS[parseInt(name, 10)]);
@@ -55,13 +67,22 @@ async function expectClassifiedAsItsClass(page: Page, name: string): Promise<voi
   expect(precision).toBe('int8');
 }
 
+/** The default model file with every label replaced by `label`. */
+function defaultModelLabelled(label: string): Uint8Array {
+  // A plain Uint8Array: decodeModelFile misreads a Node Buffer (its slice() is a view, not a copy).
+  const file = new Uint8Array(readFileSync(new URL('../models/googlenet-seed-fmnist.int8.safetensors', import.meta.url)));
+  const { graph, weights, preprocess, activationRanges } = decodeModelFile(file);
+  return encodeModelFile(graph, { weights, preprocess, activationRanges, labels: FASHION_MNIST_LABELS.map(() => label) });
+}
+
 it('classifies at a phone viewport, then offline after a reload from the service worker cache', async () => {
-  const context = await browser!.newContext({ viewport: { width: 390, height: 844 }, isMobile: true, hasTouch: true, deviceScaleFactor: 2 });
+  const server = await serveApp();
+  const context = await browser!.newContext(PHONE);
   const page = await context.newPage();
   const pageErrors: Error[] = [];
   page.on('pageerror', (error) => pageErrors.push(error));
 
-  await page.goto(server!.url);
+  await page.goto(server.url);
   await page.waitForFunction(() => navigator.serviceWorker.controller !== null);
   await expectClassifiedAsItsClass(page, '9-ankle-boot.png');
   expect(await page.locator('#storage').textContent()).toMatch(/persist/);
@@ -73,8 +94,7 @@ it('classifies at a phone viewport, then offline after a reload from the service
   expect(await page.locator('#result').isHidden()).toBe(true);
 
   await context.setOffline(true);
-  await server!.close();
-  server = undefined;
+  await server.close();
   await page.reload();
   // Anything not precached fails now: the page below comes from the cache alone.
   expect(await page.evaluate(() => fetch('not-precached.txt').then(() => 'fetched', () => 'failed'))).toBe('failed');
@@ -83,5 +103,21 @@ it('classifies at a phone viewport, then offline after a reload from the service
   mkdirSync(fileURLToPath(new URL('output/', import.meta.url)), { recursive: true });
   await page.screenshot({ path: SCREENSHOT, fullPage: true });
   expect(pageErrors).toEqual([]);
+  await context.close();
+});
+
+it('shows model labels as text, never as HTML', async () => {
+  const server = await serveApp();
+  // No service worker here, so that the page's request for the model reaches the route below.
+  const context = await browser!.newContext({ ...PHONE, serviceWorkers: 'block' });
+  const page = await context.newPage();
+  const markup = '<img src="x" onerror="document.title = \'injected\'">';
+  const model = defaultModelLabelled(markup);
+  await page.route('**/*.safetensors', (route) => route.fulfill({ body: Buffer.from(model), contentType: 'application/octet-stream' }));
+
+  await page.goto(server.url);
+  expect(await classifyImage(page, sample('9-ankle-boot.png'))).toEqual(Array(5).fill(markup));
+  expect(await page.locator('#predictions img').count()).toBe(0);
+  expect(await page.title()).not.toBe('injected');
   await context.close();
 });

@@ -19,7 +19,7 @@ const MIME_TYPES: Record<string, string> = {
 export interface StaticServer {
   /** The root's URL, ending in a slash. */
   url: string;
-  /** Stops listening and drops open connections, so that nothing more can be fetched. */
+  /** Stops listening and drops open connections, so that nothing more can be fetched (again: nothing happens). */
   close(): Promise<void>;
 }
 
@@ -44,6 +44,7 @@ export async function serveStatic(root: string): Promise<StaticServer> {
   return {
     url: `http://127.0.0.1:${port}/`,
     close: () => new Promise((resolve, reject) => {
+      if (!server.listening) return resolve();
       server.close((error) => (error ? reject(error) : resolve()));
       server.closeAllConnections();
     }),
