@@ -5,6 +5,7 @@ import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { GoogLeNetError, loadModel, loadModelWithMetadata, KERNEL_VARIANTS, PRECISIONS, type KernelVariant, type LoadOptions } from '../hosts/node.js';
 import { CLASSIFY_HELP, CLASSIFY_OPTIONS, classifyFiles, formatClassifications } from './classify.js';
 import { CONVERT_HELP, CONVERT_OPTIONS, convert } from './convert.js';
+import { SERVE_HELP, SERVE_OPTIONS, serve } from './serve.js';
 import { UsageError } from './errors.js';
 import { readUserFile, writeUserFile } from './files.js';
 import { formatNpy, parseNpy } from './npy.js';
@@ -17,6 +18,7 @@ Usage:
   googlenet inspect FILE [--variant V] [--precision P] [--json]
   googlenet classify IMAGE… [--model FILE] [--top K] [--json] [--variant V] [--precision P]
   googlenet convert IN.onnx -o OUT.safetensors [--weights int8|f16|f32] [--labels FILE] [--calibrate DIR] …
+  googlenet serve [--port 8080] [--host 127.0.0.1] [--model FILE] [--max-body BYTES] [--variant V] [--precision P]
   googlenet <command> --help
 
 FILE is an ONNX file or a model file written by convert.
@@ -59,6 +61,7 @@ offset of its output in the activation arena; then the totals and the memory pla
 first shows what the file carries: format version, weight precision, labels, preprocessing, calibration.`,
   classify: CLASSIFY_HELP,
   convert: CONVERT_HELP,
+  serve: SERVE_HELP,
 };
 
 type Command = keyof typeof COMMAND_HELP;
@@ -106,6 +109,12 @@ async function main(argv: string[]): Promise<void> {
       const { values, positionals } = parseCommand(args, CONVERT_OPTIONS);
       if (positionals.length !== 1) throw new UsageError('convert takes exactly one ONNX file');
       console.log(await convert(positionals[0], values, kernelVariant(values.variant)));
+      return;
+    }
+    case 'serve': {
+      const { values, positionals } = parseCommand(args, SERVE_OPTIONS);
+      if (positionals.length) throw new UsageError(`unexpected argument "${positionals[0]}"`);
+      await serve(values, loadOptions(values));
     }
   }
 }
