@@ -1,0 +1,155 @@
+/**
+ * The package's entry points per host. The runtime path — everything the universal entry (src/index.ts) and the
+ * Workers and Deno entries import — must use web-standard APIs only: no `node:` modules, no Buffer or process.
+ * Each `exports` condition must resolve, with types, to its host's entry, and Node, Deno and Bun must load the
+ * default model through the package name.
+ */
+
+import { execFile } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import { builtinModules } from 'node:module';
+import { dirname, join, relative, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import ts from 'typescript';
+import { describe, expect, it } from 'vitest';
+
+const ROOT = fileURLToPath(new URL('..', import.meta.url));
+const PACKAGE = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8'));
+const NODE_ONLY_GLOBALS = ['Buffer', 'process', 'require', '__dirname', '__filename', 'setImmediate'];
+const HOST_GLOBALS = ['Deno', 'Bun'];
+
+interface Violation {
+  file: string;
+  what: string;
+}
+
+interface Scan {
+  files: string[];
+  packages: string[];
+  violations: Violation[];
+}
+
+/**
+ * Follows the relative imports from `entry` through src/ and reports every Node built-in imported and every
+ * Node-only (or other host's) global used. `allowedGlobals` are allowed in the entry file itself.
+ */
+function scanImportGraph(entry: string, allowedGlobals: string[] = []): Scan {
+  const files = new Set<string>();
+  const packages = new Set<string>();
+  const violations: Violation[] = [];
+  const queue = [resolve(ROOT, entry)];
+  while (queue.length) {
+    const path = queue.shift()!;
+    if (files.has(path)) continue;
+    files.add(path);
+    const file = relative(ROOT, path);
+    const source = ts.createSourceFile(path, readFileSync(path, 'utf8'), ts.ScriptTarget.Latest, true);
+    const allowed = path === resolve(ROOT, entry) ? allowedGlobals : [];
+    const visit = (node: ts.Node): void => {
+      const specifier = moduleSpecifier(node);
+      if (specifier !== undefined) {
+        if (specifier.startsWith('node:') || builtinModules.includes(specifier)) {
+          violations.push({ file, what: `imports ${specifier}` });
+        } else if (specifier.startsWith('.')) {
+          if (!specifier.endsWith('.wasm')) queue.push(resolve(dirname(path), specifier.replace(/\.js$/, '.ts')));
+        } else {
+          packages.add(specifier.startsWith('@') ? specifier.split('/').slice(0, 2).join('/') : specifier.split('/')[0]);
+        }
+      }
+      if (ts.isIdentifier(node) && isFreeReference(node)) {
+        const name = node.text;
+        if ([...NODE_ONLY_GLOBALS, ...HOST_GLOBALS].includes(name) && !allowed.includes(name)) {
+          violations.push({ file, what: `uses ${name} (line ${source.getLineAndCharacterOfPosition(node.getStart()).line + 1})` });
+        }
+      }
+      ts.forEachChild(node, visit);
+    };
+    visit(source);
+  }
+  return { files: [...files].map((path) => relative(ROOT, path)), packages: [...packages], violations };
+}
+
+/** The module named by an import, an export … from, or a dynamic import(). */
+function moduleSpecifier(node: ts.Node): string | undefined {
+  if ((ts.isImportDeclaration(node) || ts.isExportDeclaration(node)) && node.moduleSpecifier && ts.isStringLiteral(node.moduleSpecifier)) {
+    return node.moduleSpecifier.text;
+  }
+  if (ts.isCallExpression(node) && node.expression.kind === ts.SyntaxKind.ImportKeyword) {
+    const [argument] = node.arguments;
+    return argument && ts.isStringLiteralLike(argument) ? argument.text : '<computed import()>';
+  }
+  return undefined;
+}
+
+/** An identifier that refers to a variable, not the name of a property, member or declaration. */
+function isFreeReference(node: ts.Identifier): boolean {
+  const parent = node.parent as ts.Node & { name?: ts.Node; propertyName?: ts.Node };
+  if (parent.name === node || parent.propertyName === node) return false;
+  return !ts.isQualifiedName(parent) || parent.left === node;
+}
+
+describe('the runtime path uses web-standard APIs only', () => {
+  const entries = [
+    { entry: 'src/index.ts' },
+    { entry: 'src/hosts/workerd.ts' },
+    { entry: 'src/hosts/deno.ts', allowedGlobals: ['Deno'] },
+  ];
+
+  it.each(entries)('$entry imports no Node module and uses no Node global', ({ entry, allowedGlobals }) => {
+    const { files, packages, violations } = scanImportGraph(entry, allowedGlobals);
+    expect(violations).toEqual([]);
+    // The scan reaches the whole runtime: loading, kernels, model files, images and the HTTP handler.
+    expect(files).toEqual(expect.arrayContaining([
+      'src/runtime/load.ts', 'src/runtime/kernels.ts', 'src/runtime/package-files.ts', 'src/format/model-file.ts',
+      'src/image/decode.ts', 'src/serve/handler.ts',
+    ]));
+    expect(files.filter((file) => file.startsWith('src/cli/'))).toEqual([]);
+    // Third-party code on the path is a runtime dependency (the Workers test runs it in workerd).
+    for (const name of packages) expect(Object.keys(PACKAGE.dependencies), name).toContain(name);
+  });
+
+  it('catches Node-only code: the Node entry and the CLI are flagged', () => {
+    expect(scanImportGraph('src/hosts/node.ts').violations).toContainEqual({ file: 'src/hosts/node.ts', what: 'imports node:fs/promises' });
+    const cli = scanImportGraph('src/cli/main.ts').violations;
+    expect(cli).toContainEqual({ file: 'src/cli/files.ts', what: 'imports node:fs/promises' });
+    expect(cli.some(({ file, what }) => file === 'src/cli/main.ts' && what.startsWith('uses process'))).toBe(true);
+  });
+});
+
+describe('package exports', () => {
+  const conditions: Record<string, string> = {
+    workerd: 'hosts/workerd', deno: 'hosts/deno', bun: 'hosts/node', browser: 'index', node: 'hosts/node', default: 'index',
+  };
+
+  it('maps each host condition, in this order, to its entry and its types', () => {
+    const main = PACKAGE.exports['.'];
+    expect(Object.keys(main)).toEqual(Object.keys(conditions));
+    for (const [condition, entry] of Object.entries(conditions)) {
+      expect(main[condition], condition).toEqual({ types: `./dist/${entry}.d.ts`, default: `./dist/${entry}.js` });
+      expect(existsSync(join(ROOT, `dist/${entry}.js`)) && existsSync(join(ROOT, `dist/${entry}.d.ts`)), condition).toBe(true);
+    }
+  });
+
+  // Each host imports the package by name (a self-reference from the checkout); where the host can read the
+  // package's files, it loads the default model, which needs that host's file reader.
+  const resolveEntry = "console.log(JSON.stringify({ entry: import.meta.resolve('googlenet-wasm') }));";
+  const loadDefaultModel = [
+    "const { loadModel } = await import('googlenet-wasm');",
+    'const { info } = await loadModel();',
+    "console.log(JSON.stringify({ entry: import.meta.resolve('googlenet-wasm'), precision: info.precision }));",
+  ].join(' ');
+  const hosts = [
+    { host: 'node', command: 'node', args: ['--input-type=module', '-e', loadDefaultModel], entry: 'hosts/node.js' },
+    { host: 'deno', command: 'npx', args: ['deno', 'eval', '--quiet', loadDefaultModel], entry: 'hosts/deno.js' },
+    { host: 'bun', command: 'npx', args: ['bun', '--eval', loadDefaultModel], entry: 'hosts/node.js' },
+    { host: 'a bundler for browsers', command: 'node', args: ['--conditions=browser', '--input-type=module', '-e', resolveEntry], entry: 'index.js' },
+  ];
+
+  it.each(hosts)('$host resolves the package to dist/$entry', async ({ command, args, entry }) => {
+    const { stdout } = await promisify(execFile)(command, args, { cwd: ROOT });
+    const result = JSON.parse(stdout.trim().split('\n').at(-1)!);
+    expect(result.entry).toBe(`file://${join(ROOT, 'dist', entry)}`);
+    if (args.includes(loadDefaultModel)) expect(result.precision).toBe('int8');
+  });
+});
