@@ -88,9 +88,9 @@ describe('GET routes', () => {
   });
 
   it('HEAD answers as GET without a body; OPTIONS lists the allowed methods', async () => {
-    const head = await send('/', { method: 'HEAD' });
-    expect({ status: head.status, text: head.text, type: head.headers.get('content-type') })
-      .toEqual({ status: 200, text: '', type: 'application/json; charset=utf-8' });
+    const [head, get] = [await send('/', { method: 'HEAD' }), await send('/')];
+    expect({ status: head.status, text: head.text, type: head.headers.get('content-type'), length: head.headers.get('content-length') })
+      .toEqual({ status: 200, text: '', type: 'application/json; charset=utf-8', length: String(new TextEncoder().encode(get.text).length) });
     const options = await send('/classify', { method: 'OPTIONS' });
     expect({ status: options.status, text: options.text, allow: options.headers.get('allow') })
       .toEqual({ status: 204, text: '', allow: 'POST, OPTIONS' });

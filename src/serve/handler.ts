@@ -141,7 +141,7 @@ export function createHandler(model: Model, options: HandlerOptions = {}): Handl
         throw new HttpError(405, `${request.method} is not allowed on ${url.pathname} (allowed: ${allowed})`, { allow: allowed });
       }
       const response = await route(request, url);
-      return request.method === 'HEAD' ? new Response(null, { status: response.status, headers: response.headers }) : response;
+      return request.method === 'HEAD' ? withoutBody(response) : response;
     } catch (error) {
       if (error instanceof HttpError) return json(error.status, { error: error.message }, error.headers);
       if (error instanceof ImageError || error instanceof InputError) return json(400, { error: error.message });
@@ -214,6 +214,13 @@ async function readBody(request: Request, maxBytes: number): Promise<Uint8Array<
     offset += chunk.byteLength;
   }
   return body;
+}
+
+/** The answer to HEAD: GET's status and headers, with the Content-Length of GET's body but no body. */
+async function withoutBody(response: Response): Promise<Response> {
+  const headers = new Headers(response.headers);
+  headers.set('content-length', String((await response.arrayBuffer()).byteLength));
+  return new Response(null, { status: response.status, headers });
 }
 
 function json(status: number, body: unknown, headers: Record<string, string> = {}): Response {
