@@ -8,7 +8,7 @@ import { execFile } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import { chromium, type Browser, type BrowserContextOptions, type Page } from 'playwright-core';
+import { chromium, type Browser, type BrowserContext, type BrowserContextOptions, type Page } from 'playwright-core';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { decodeModelFile, encodeModelFile } from '../src/format/model-file.js';
 import { KERNEL_VARIANTS } from '../src/runtime/kernels.js';
@@ -45,9 +45,26 @@ async function serveApp(): Promise<StaticServer> {
   return server;
 }
 
+/** Each page's uncaught errors: they say why a page never got ready, and there should be none. */
+const uncaughtErrors = new WeakMap<Page, Error[]>();
+
+async function newAppPage(context: BrowserContext): Promise<Page> {
+  const page = await context.newPage();
+  const errors: Error[] = [];
+  page.on('pageerror', (error) => errors.push(error));
+  uncaughtErrors.set(page, errors);
+  return page;
+}
+
 /** Picks an image once the model is ready; returns the labels shown, most probable first. */
 async function classifyImage(page: Page, file: string): Promise<string[]> {
-  await page.locator('#app[data-state="ready"]').waitFor();
+  await page.locator('#app:not([data-state="loading"])').waitFor().catch((timeout: Error) => {
+    const errors = uncaughtErrors.get(page)!.map(({ message }) => message).join('; ') || 'none';
+    throw new Error(`the page never finished loading the model (uncaught errors: ${errors}): ${timeout.message}`);
+  });
+  if ((await page.locator('#app').getAttribute('data-state')) !== 'ready') {
+    throw new Error(`the page did not load the model: ${await page.locator('#error').textContent()}`);
+  }
   await page.setInputFiles('#file', file);
   await page.locator('#result').waitFor({ state: 'visible' });
   return page.locator('#predictions .label').allTextContents();
@@ -78,13 +95,11 @@ function defaultModelLabelled(label: string): Uint8Array {
 it('classifies at a phone viewport, then offline after a reload from the service worker cache', async () => {
   const server = await serveApp();
   const context = await browser!.newContext(PHONE);
-  const page = await context.newPage();
-  const pageErrors: Error[] = [];
-  page.on('pageerror', (error) => pageErrors.push(error));
+  const page = await newAppPage(context);
 
   await page.goto(server.url);
-  await page.waitForFunction(() => navigator.serviceWorker.controller !== null);
   await expectClassifiedAsItsClass(page, '9-ankle-boot.png');
+  await page.waitForFunction(() => navigator.serviceWorker.controller !== null);
   expect(await page.locator('#storage').textContent()).toMatch(/persist/);
   expect(await page.locator('#offline').textContent()).toMatch(/^ready/);
 
@@ -102,7 +117,7 @@ it('classifies at a phone viewport, then offline after a reload from the service
 
   mkdirSync(fileURLToPath(new URL('output/', import.meta.url)), { recursive: true });
   await page.screenshot({ path: SCREENSHOT, fullPage: true });
-  expect(pageErrors).toEqual([]);
+  expect(uncaughtErrors.get(page)).toEqual([]);
   await context.close();
 });
 
@@ -110,7 +125,7 @@ it('shows model labels as text, never as HTML', async () => {
   const server = await serveApp();
   // No service worker here, so that the page's request for the model reaches the route below.
   const context = await browser!.newContext({ ...PHONE, serviceWorkers: 'block' });
-  const page = await context.newPage();
+  const page = await newAppPage(context);
   const markup = '<img src="x" onerror="document.title = \'injected\'">';
   const model = defaultModelLabelled(markup);
   await page.route('**/*.safetensors', (route) => route.fulfill({ body: Buffer.from(model), contentType: 'application/octet-stream' }));
@@ -119,5 +134,6 @@ it('shows model labels as text, never as HTML', async () => {
   expect(await classifyImage(page, sample('9-ankle-boot.png'))).toEqual(Array(5).fill(markup));
   expect(await page.locator('#predictions img').count()).toBe(0);
   expect(await page.title()).not.toBe('injected');
+  expect(uncaughtErrors.get(page)).toEqual([]);
   await context.close();
 });
