@@ -9,7 +9,8 @@ export async function readDefaultModel(): Promise<Uint8Array<ArrayBuffer>> {
     return await readUrl(new URL('../../models/googlenet-seed-fmnist.int8.safetensors', import.meta.url));
   } catch (error) {
     throw new GoogLeNetError(
-      `cannot load the default model (${(error as Error).message}); pass a model file's or an ONNX model's bytes instead`,
+      `cannot load the default model (${(error as Error).message}); pass a model file's or an ONNX model's bytes ` +
+        "instead (on Cloudflare Workers, import the model file as a Data module: see the package's README)",
     );
   }
 }

@@ -59,7 +59,7 @@ export async function bundleWorker(dir: string): Promise<WorkerModule[]> {
     logLevel: 'silent',
     root: dir,
     ssr: { noExternal: true, target: 'webworker', resolve: { conditions: WORKER_CONDITIONS } },
-    build: { ssr: join(dir, config.main), write: false, minify: true, rollupOptions: { output: { codeSplitting: false } } },
+    build: { ssr: join(dir, config.main), write: false, minify: false, rollupOptions: { output: { codeSplitting: false } } },
     plugins: [{
       name: 'worker-module-rules',
       enforce: 'pre',
