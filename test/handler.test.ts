@@ -141,11 +141,11 @@ describe('POST /classify', () => {
   it('?top=K returns K classes, all of them when K is more', async () => {
     const { bytes } = SAMPLES[0];
     expect((await send('/classify?top=1', png(bytes))).body.predictions).toEqual(model.classify(bytes, { topK: 1 }));
-    const all = (await send('/classify?top=1000', png(bytes))).body as ClassifyResponse;
+    const all = (await send('/classify?top=99999999999999999999', png(bytes))).body as ClassifyResponse;
     expect(all.predictions.map(({ index }) => index).sort((a, b) => a - b)).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
   });
 
-  it.each(['0', '-1', '1.5', 'abc', '', '1e3', '01', '9999999'])('?top=%j is 400', async (top) => {
+  it.each(['0', '-1', '1.5', 'abc', '', '1e3', '01', '0x10', ' 2'])('?top=%j is 400', async (top) => {
     const { status, body } = await send(`/classify?top=${top}`, png(SAMPLES[0].bytes));
     expect({ status, body }).toEqual({ status: 400, body: { error: `top must be a positive integer, not "${top}"` } });
   });

@@ -151,10 +151,10 @@ export function createHandler(model: Model, options: HandlerOptions = {}): Handl
   };
 }
 
-/** `?top=K`: absent → the default; otherwise a positive integer written in plain digits. */
+/** `?top=K`: absent → the default; otherwise a positive integer in plain digits (more than the classes: all). */
 function parseTop(value: string | null, defaultTop: number): number {
   if (value === null) return defaultTop;
-  if (!/^[1-9][0-9]{0,5}$/.test(value)) throw new HttpError(400, `top must be a positive integer, not "${value}"`);
+  if (!/^[1-9][0-9]*$/.test(value)) throw new HttpError(400, `top must be a positive integer, not "${value}"`);
   return Number(value);
 }
 
