@@ -1,6 +1,7 @@
 /** `googlenet serve` through the built CLI in a child process, over real HTTP. */
 
 import { request as httpRequest } from 'node:http';
+import { connect } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SERVE_HELP } from '../src/cli/serve.js';
@@ -89,6 +90,18 @@ describe('googlenet serve', () => {
       expect({ path, status: response.status }).toEqual({ path, status });
       expect(Object.keys(await response.json())).toEqual(['error']);
     }
+  });
+
+  it('a request target that is no path (OPTIONS *) is 400, not a crash', async () => {
+    const { port } = new URL(server.url);
+    const reply = await new Promise<string>((resolve, reject) => {
+      let text = '';
+      const socket = connect(Number(port), '127.0.0.1', () => socket.end('OPTIONS * HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n'));
+      socket.setEncoding('utf8').on('data', (chunk) => (text += chunk)).on('end', () => resolve(text)).on('error', reject);
+    });
+    expect(reply).toMatch(/^HTTP\/1\.1 400 /);
+    expect(reply).toContain('{"error":"malformed request target \\"*\\""}');
+    expect((await fetch(`${server.url}healthz`)).status).toBe(200);
   });
 
   it('refuses an oversize body by Content-Length without asking for it (no 100 Continue)', async () => {
