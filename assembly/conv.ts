@@ -1,9 +1,11 @@
 // Convolution NCHW (groups 1, dilation 1) as GEMM: output[M × OH·OW] = W[M × C·KH·KW] · columns.
 // A 1×1 stride-1 unpadded convolution multiplies the input directly (its rows are already the columns);
-// anything else first unfolds the input into `scratch` with im2col.
+// anything else first unfolds the input into `scratch` with im2col — f32 values for the f32 path, the
+// quantised bytes for the int8 path (a quarter of the bytes, and each input value quantised once, not KH·KW
+// times).
 
 import { gemm, GEMM_NR } from './gemm';
-import { gemmInt8, INT8_GROUP, packQuantisedColumns } from './gemm-int8';
+import { gemmInt8, groupsOf, packQuantisedColumns, quantiseActivations } from './gemm-int8';
 
 /** Output extent of one spatial axis; the runtime resolves ceil mode before calling. */
 // @ts-ignore: decorator
@@ -12,8 +14,9 @@ import { gemmInt8, INT8_GROUP, packQuantisedColumns } from './gemm-int8';
 }
 
 /**
- * Scratch bytes a convolution needs (the runtime sizes its scratch area with this): the f32 im2col matrix unless
- * pointwise, and for int8 the packed quantised columns after it (tiles of GEMM_NR columns, k in pairs of i16).
+ * Scratch bytes a convolution needs (the runtime sizes its scratch area with this). f32: the im2col matrix
+ * unless pointwise. int8: the quantised input, its im2col matrix unless pointwise, then the packed columns
+ * (tiles of GEMM_NR columns, k in pairs of i16).
  */
 export function convScratchBytes(
   C: i32, H: i32, W: i32, KH: i32, KW: i32, SH: i32, SW: i32,
@@ -21,15 +24,20 @@ export function convScratchBytes(
 ): usize {
   const N = outputExtent(H, KH, SH, padTop, padBottom) * outputExtent(W, KW, SW, padLeft, padRight);
   const K = C * KH * KW;
-  const unfolded = im2colBytes(K, N, !isPointwise(KH, KW, SH, SW, padTop, padLeft, padBottom, padRight));
-  if (!int8) return unfolded;
-  return unfolded + <usize>((N + GEMM_NR - 1) / GEMM_NR) * GEMM_NR * ((K + INT8_GROUP - 1) / INT8_GROUP) * 4;
+  const unfolded = !isPointwise(KH, KW, SH, SW, padTop, padLeft, padBottom, padRight);
+  if (!int8) return im2colBytes<f32>(K, N, unfolded);
+  return im2colBytes<u8>(C, H * W, true) + im2colBytes<u8>(K, N, unfolded) + packedColumnsBytes(K, N);
 }
 
-/** The im2col matrix, with slack for the tile over-reads of its last row when something follows it. */
+/** A [rows × columns] matrix of T, with slack for the tile over-reads of its last row (none if `needed` is false). */
 // @ts-ignore: decorator
-@inline function im2colBytes(K: i32, N: i32, unfolded: bool): usize {
-  return unfolded ? (<usize>K * N + 64) << 2 : 0;
+@inline function im2colBytes<T>(rows: i32, columns: i32, needed: bool): usize {
+  return needed ? <usize>(rows * columns + 64) * sizeof<T>() : 0;
+}
+
+// @ts-ignore: decorator
+@inline function packedColumnsBytes(K: i32, N: i32): usize {
+  return <usize>((N + GEMM_NR - 1) / GEMM_NR) * GEMM_NR * groupsOf(K) * 4;
 }
 
 /** A 1×1 stride-1 unpadded convolution multiplies its input directly, with no im2col. */
@@ -39,16 +47,22 @@ export function convScratchBytes(
 }
 
 /**
- * Unfolds input[C×H×W] into columns[(C·KH·KW) × (OH·OW)]: row (c, ky, kx) holds, for every output
- * pixel, the input value under that kernel tap, or 0 in the padding.
+ * Unfolds input[C×H×W] of T (f32, or quantised u8) into columns[(C·KH·KW) × (OH·OW)]: row (c, ky, kx) holds,
+ * for every output pixel, the input value under that kernel tap, or `padValue` in the padding (0 for f32, the
+ * zero point for quantised values).
+ *
+ * The runs it copies are short (one output row, often 7–56 values), so it copies them with v128 moves that may
+ * run up to 15 bytes past the run: the excess lands where the next writes go (or in the slack after the
+ * matrix), and the reads stay within the slack after the input.
  */
-function im2col(
+function im2col<T>(
   input: usize, C: i32, H: i32, W: i32, KH: i32, KW: i32, SH: i32, SW: i32,
-  padTop: i32, padLeft: i32, OH: i32, OW: i32, columns: usize,
+  padTop: i32, padLeft: i32, OH: i32, OW: i32, columns: usize, padValue: T,
 ): void {
+  const size = sizeof<T>();
   let dst = columns;
   for (let c = 0; c < C; c++) {
-    const plane = input + (<usize>(c * H * W) << 2);
+    const plane = input + <usize>(c * H * W) * size;
     for (let ky = 0; ky < KH; ky++) {
       for (let kx = 0; kx < KW; kx++) {
         // Output columns [oxBegin, oxEnd) read inside the input row; the rest read padding.
@@ -57,24 +71,40 @@ function im2col(
         for (let oy = 0; oy < OH; oy++) {
           const iy = oy * SH + ky - padTop;
           if (iy < 0 || iy >= H) {
-            memory.fill(dst, 0, <usize>OW << 2);
+            fillValues<T>(dst, OW, padValue);
           } else {
-            memory.fill(dst, 0, <usize>oxBegin << 2);
-            const row = plane + (<usize>(iy * W + kx - padLeft) << 2);
+            fillValues<T>(dst, oxBegin, padValue);
+            const row = plane + <usize>(iy * W + kx - padLeft) * size;
             if (SW == 1) {
-              memory.copy(dst + (<usize>oxBegin << 2), row + (<usize>oxBegin << 2), <usize>(oxEnd - oxBegin) << 2);
+              copyRun(dst + <usize>oxBegin * size, row + <usize>oxBegin * size, <usize>(oxEnd - oxBegin) * size);
             } else {
               for (let ox = oxBegin; ox < oxEnd; ox++) {
-                store<f32>(dst + (<usize>ox << 2), load<f32>(row + (<usize>(ox * SW) << 2)));
+                store<T>(dst + <usize>ox * size, load<T>(row + <usize>(ox * SW) * size));
               }
             }
-            memory.fill(dst + (<usize>oxEnd << 2), 0, <usize>(OW - oxEnd) << 2);
+            fillValues<T>(dst + <usize>oxEnd * size, OW - oxEnd, padValue);
           }
-          dst += <usize>OW << 2;
+          dst += <usize>OW * size;
         }
       }
     }
   }
+}
+
+/** Stores `count` copies of value at dst. */
+// @ts-ignore: decorator
+@inline function fillValues<T>(dst: usize, count: i32, value: T): void {
+  for (let i = 0; i < count; i++) store<T>(dst + <usize>i * sizeof<T>(), value);
+}
+
+/** Copies `bytes` bytes, in 16-byte moves when SIMD is on (see im2col for where the excess goes). */
+// @ts-ignore: decorator
+@inline function copyRun(dst: usize, src: usize, bytes: usize): void {
+  if (!ASC_FEATURE_SIMD) {
+    memory.copy(dst, src, bytes);
+    return;
+  }
+  for (let i: usize = 0; i < bytes; i += 16) v128.store(dst + i, v128.load(src + i));
 }
 
 /**
@@ -89,27 +119,31 @@ export function conv2d(
   relu: bool, output: usize, scratch: usize,
 ): void {
   const N = outputExtent(H, KH, SH, padTop, padBottom) * outputExtent(W, KW, SW, padLeft, padRight);
-  const columns = columnsOf(input, C, H, W, KH, KW, SH, SW, padTop, padLeft, padBottom, padRight, scratch);
+  const columns = columnsOf<f32>(input, C, H, W, KH, KW, SH, SW, padTop, padLeft, padBottom, padRight, scratch, 0);
   gemm(packedWeights, columns, N, output, N, M, N, C * KH * KW, bias, relu);
 }
 
-/** The GEMM's B matrix [C·KH·KW × OH·OW]: the input itself for a pointwise convolution, else its im2col in scratch. */
+/**
+ * The GEMM's B matrix [C·KH·KW × OH·OW] of T: the input itself for a pointwise convolution, else its im2col at
+ * `unfolded`.
+ */
 // @ts-ignore: decorator
-@inline function columnsOf(
+@inline function columnsOf<T>(
   input: usize, C: i32, H: i32, W: i32, KH: i32, KW: i32, SH: i32, SW: i32,
-  padTop: i32, padLeft: i32, padBottom: i32, padRight: i32, scratch: usize,
+  padTop: i32, padLeft: i32, padBottom: i32, padRight: i32, unfolded: usize, padValue: T,
 ): usize {
   if (isPointwise(KH, KW, SH, SW, padTop, padLeft, padBottom, padRight)) return input;
   const OH = outputExtent(H, KH, SH, padTop, padBottom);
   const OW = outputExtent(W, KW, SW, padLeft, padRight);
-  im2col(input, C, H, W, KH, KW, SH, SW, padTop, padLeft, OH, OW, scratch);
-  return scratch;
+  im2col<T>(input, C, H, W, KH, KW, SH, SW, padTop, padLeft, OH, OW, unfolded, padValue);
+  return unfolded;
 }
 
 /**
- * The int8 convolution (see gemm-int8.ts): the columns (the input itself for a pointwise convolution, else its
- * f32 im2col in `scratch`) are quantised with the input tensor's scale and zero point and packed after them in
- * `scratch`, then multiplied.
+ * The int8 convolution (see gemm-int8.ts). In `scratch`: the input quantised with its tensor's scale and zero
+ * point, then its im2col (unless pointwise), then the columns packed for the GEMM.
+ *
+ *   scratch: │ quantised input C×H×W │ quantised im2col K×N │ packed columns │
  */
 export function conv2dInt8(
   input: usize, C: i32, H: i32, W: i32,
@@ -119,8 +153,11 @@ export function conv2dInt8(
 ): void {
   const N = outputExtent(H, KH, SH, padTop, padBottom) * outputExtent(W, KW, SW, padLeft, padRight);
   const K = C * KH * KW;
-  const columns = columnsOf(input, C, H, W, KH, KW, SH, SW, padTop, padLeft, padBottom, padRight, scratch);
-  const packed = scratch + im2colBytes(K, N, columns != input);
-  packQuantisedColumns(columns, N, K, N, 1 / activationScale, zeroPoint, packed);
+  const quantised = scratch;
+  quantiseActivations(input, C * H * W, 1 / activationScale, zeroPoint, quantised);
+  const unfolded = quantised + im2colBytes<u8>(C, H * W, true);
+  const columns = columnsOf<u8>(quantised, C, H, W, KH, KW, SH, SW, padTop, padLeft, padBottom, padRight, unfolded, <u8>zeroPoint);
+  const packed = unfolded + im2colBytes<u8>(K, N, columns != quantised);
+  packQuantisedColumns(columns, N, K, N, zeroPoint, packed);
   gemmInt8(packedWeights, packed, output, N, M, N, K, activationScale, zeroPoint, weightScales, rowSums, bias, relu);
 }

@@ -19,7 +19,18 @@ import { GEMM_MR, GEMM_NR, storeTilePart, tileScratch } from './gemm';
 import { largerOf, largerOf4, smallerOf, smallerOf4 } from './lanes';
 
 /** k values per 4-byte group. */
-export const INT8_GROUP: i32 = 2;
+const INT8_GROUP: i32 = 2;
+
+/** Groups per packed row or column. */
+// @ts-ignore: decorator
+@inline export function groupsOf(K: i32): i32 {
+  return (K + INT8_GROUP - 1) / INT8_GROUP;
+}
+
+/** Bytes of the packed weights of an [M × K] convolution (packInt8Weights' dst). */
+export function int8WeightBytes(M: i32, K: i32): usize {
+  return <usize>((M + GEMM_MR - 1) / GEMM_MR) * GEMM_MR * groupsOf(K) * 4;
+}
 
 /** Writes one quantised value as lane `lane` of the 4-byte group at `group`. */
 // @ts-ignore: decorator
@@ -38,9 +49,9 @@ export const INT8_GROUP: i32 = 2;
  * past M get zeros.
  */
 export function packInt8Weights(src: usize, dst: usize, M: i32, K: i32, scales: usize, rowSums: usize): void {
-  const groups = (K + INT8_GROUP - 1) / INT8_GROUP;
+  const groups = groupsOf(K);
   const panels = (M + GEMM_MR - 1) / GEMM_MR;
-  memory.fill(dst, 0, <usize>panels * groups * GEMM_MR * 4);
+  memory.fill(dst, 0, int8WeightBytes(M, K));
   for (let m = 0; m < panels * GEMM_MR; m++) {
     const row = src + (<usize>m * K << 2);
     let largest: f32 = 0;
@@ -93,39 +104,49 @@ export function activationRange(x: usize, n: i32, out: usize): void {
   store<f32>(out, high, 4);
 }
 
-/**
- * Quantises the f32 matrix src[K × N] (rows `rowStride` floats apart: an input feature map or an im2col
- * buffer) and packs it as the int8 GEMM's B operand: tiles of GEMM_NR columns, k in pairs of i16. The pad row
- * of an odd K holds the zero point (its weights are zero). Columns past N in the last tile are garbage that is
- * never stored, read from the slack after src.
- *
- *   row k:   [x0 x1 x2 x3 x4 x5 x6 x7]      quantise, narrow to i16,      group: [x0 y0 x1 y1 … x7 y7]
- *   row k+1: [y0 y1 y2 y3 y4 y5 y6 y7]  →   interleave lanes of the two  →        (32 bytes)
- */
-export function packQuantisedColumns(
-  src: usize, rowStride: i32, K: i32, N: i32, inverseScale: f32, zeroPoint: i32, dst: usize,
-): void {
-  const groups = (K + 1) >> 1;
-  const rowBytes = <usize>rowStride << 2;
+/** Quantises n floats at src to unsigned bytes at dst: q = clamp(round(x / scale) + zeroPoint, 0, 255). */
+export function quantiseActivations(src: usize, n: i32, inverseScale: f32, zeroPoint: i32, dst: usize): void {
   const zero = <f32>zeroPoint;
+  let i = 0;
+  if (ASC_FEATURE_SIMD) {
+    const inverse = f32x4.splat(inverseScale), zeros = f32x4.splat(zero);
+    for (; i + 16 <= n; i += 16) {
+      const at = src + (<usize>i << 2);
+      const low = i16x8.narrow_i32x4_s(quantise4(v128.load(at), inverse, zeros), quantise4(v128.load(at, 16), inverse, zeros));
+      const high = i16x8.narrow_i32x4_s(quantise4(v128.load(at, 32), inverse, zeros), quantise4(v128.load(at, 48), inverse, zeros));
+      v128.store(dst + <usize>i, i8x16.narrow_i16x8_u(low, high));
+    }
+  }
+  for (; i < n; i++) store<u8>(dst + <usize>i, quantise(load<f32>(src + (<usize>i << 2)), inverseScale, zero));
+}
+
+/**
+ * Packs the quantised matrix src[K × N] of bytes (rows `rowStride` apart: a quantised feature map or its
+ * im2col) as the int8 GEMM's B operand: tiles of GEMM_NR columns, k in pairs of i16. The pad row of an odd K
+ * holds the zero point (its weights are zero). Columns past N in the last tile are garbage that is never
+ * stored, read from the slack after src.
+ *
+ *   row k:   [x0 x1 … x7]   8 bytes each,       interleave:  [x0 y0 x1 y1 … x7 y7]   widen to i16:  group
+ *   row k+1: [y0 y1 … y7]   loaded side by side    →            (16 bytes)             →           (32 bytes)
+ */
+export function packQuantisedColumns(src: usize, rowStride: i32, K: i32, N: i32, zeroPoint: i32, dst: usize): void {
+  const groups = groupsOf(K);
+  const rowBytes = <usize>rowStride;
   for (let n0 = 0; n0 < N; n0 += GEMM_NR) {
     for (let g = 0; g < groups; g++) {
-      const even = src + <usize>(2 * g) * rowBytes + (<usize>n0 << 2);
+      const even = src + <usize>(2 * g) * rowBytes + <usize>n0;
       const hasOdd = 2 * g + 1 < K;
       const odd = even + rowBytes;
       if (ASC_FEATURE_SIMD) {
-        const inverse = f32x4.splat(inverseScale), zeros = f32x4.splat(zero);
-        const evenRow = i16x8.narrow_i32x4_s(quantise4(v128.load(even), inverse, zeros), quantise4(v128.load(even, 16), inverse, zeros));
-        const oddRow = hasOdd
-          ? i16x8.narrow_i32x4_s(quantise4(v128.load(odd), inverse, zeros), quantise4(v128.load(odd, 16), inverse, zeros))
-          : i16x8.splat(<i16>zeroPoint);
-        v128.store(dst, v128.shuffle<i16>(evenRow, oddRow, 0, 8, 1, 9, 2, 10, 3, 11));
-        v128.store(dst, v128.shuffle<i16>(evenRow, oddRow, 4, 12, 5, 13, 6, 14, 7, 15), 16);
+        const oddRow = hasOdd ? v128.load64_zero(odd) : i8x16.splat(<i8>zeroPoint);
+        const pairs = v128.shuffle<u8>(v128.load64_zero(even), oddRow, 0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
+        v128.store(dst, i16x8.extend_low_i8x16_u(pairs));
+        v128.store(dst, i16x8.extend_high_i8x16_u(pairs), 16);
       } else {
         for (let j = 0; j < min(GEMM_NR, N - n0); j++) {
           const at = <usize>j << 2;
-          storeQuantised(dst + at, 0, quantise(load<f32>(even + at), inverseScale, zero));
-          storeQuantised(dst + at, 1, hasOdd ? quantise(load<f32>(odd + at), inverseScale, zero) : zeroPoint);
+          storeQuantised(dst + at, 0, load<u8>(even + <usize>j));
+          storeQuantised(dst + at, 1, hasOdd ? load<u8>(odd + <usize>j) : zeroPoint);
         }
       }
       dst += GEMM_NR * 4;
@@ -141,7 +162,7 @@ export function gemmInt8(
   packedA: usize, packedB: usize, C: usize, ldc: i32, M: i32, N: i32, K: i32,
   activationScale: f32, zeroPoint: i32, weightScales: usize, rowSums: usize, bias: usize, relu: bool,
 ): void {
-  const groups = (K + INT8_GROUP - 1) / INT8_GROUP;
+  const groups = groupsOf(K);
   const panels = (M + GEMM_MR - 1) / GEMM_MR;
   const panelBytes = <usize>groups * GEMM_MR * 4;
   const tileBytes = <usize>groups * GEMM_NR * 4;

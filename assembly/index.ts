@@ -5,7 +5,7 @@ export { GEMM_MR, GEMM_NR, packGemmWeights, gemm } from './gemm';
 export { conv2d, conv2dInt8, convScratchBytes } from './conv';
 export { maxPool2d, maxPoolScratchBytes, averagePool2d, globalAveragePool } from './pool';
 export { dense, lrn, softmax, relu } from './dense';
-export { INT8_GROUP, packInt8Weights, activationRange } from './gemm-int8';
+export { int8WeightBytes, packInt8Weights, activationRange } from './gemm-int8';
 export { probeInt8Dot } from './probe';
 
 /** First byte the runtime may use; everything below holds this module's static data. */

@@ -38,7 +38,6 @@ describe('conv2dInt8', () => {
     const weights = randomFloats(M * K, 70 + i), bias = randomFloats(panels * 4, 80 + i);
     const low = Math.min(...input, 0), high = Math.max(...input, 0);
     const scale = Math.fround((high - low) / 255), zeroPoint = Math.round(-low / scale);
-    const scratchFloats = K * N + 64 + Math.ceil(N / 8) * 8 * Math.ceil(K / 2);
     const expected = referenceConv(spec, input, weights, bias, true);
     // The tensor's own range, and a wider one (as calibration over other inputs could give).
     const errors: number[] = [];
@@ -47,11 +46,12 @@ describe('conv2dInt8', () => {
       for (const variant of KERNEL_VARIANTS) {
         const kernels = await RawKernels.load(variant);
         const k = kernels.exports;
-        const packed = kernels.alloc(panels * 4 * Math.ceil(K / 2)), scales = kernels.alloc(panels * 4), sums = kernels.alloc(panels * 4);
+        const packed = kernels.alloc(k.int8WeightBytes(M, K) / 4), scales = kernels.alloc(panels * 4), sums = kernels.alloc(panels * 4);
+        const scratch = kernels.alloc(k.convScratchBytes(C, H, W, KH, KW, SH, SW, ...pads, 1) / 4);
         k.packInt8Weights(kernels.alloc(weights.length, weights), packed, M, K, scales, sums);
         const output = kernels.alloc(M * N);
         k.conv2dInt8(kernels.alloc(input.length, input), C, H, W, packed, scales, sums, kernels.alloc(bias.length, bias), M,
-          KH, KW, SH, SW, ...pads, activationScale, activationZeroPoint, 1, output, kernels.alloc(scratchFloats));
+          KH, KW, SH, SW, ...pads, activationScale, activationZeroPoint, 1, output, scratch);
         outputs.push(kernels.read(output, M * N));
       }
       expect(sameBits(outputs[1], outputs[0]), `simd vs scalar, scale ${activationScale}`).toBe(true);

@@ -43,7 +43,7 @@ export interface KernelExports {
   lrn(input: Ptr, C: number, HW: number, size: number, alpha: number, beta: number, bias: number, output: Ptr): void;
   softmax(x: Ptr, n: number, y: Ptr): void;
   relu(x: Ptr, n: number, y: Ptr): void;
-  INT8_GROUP: WebAssembly.Global;
+  int8WeightBytes(M: number, K: number): number;
   packInt8Weights(src: Ptr, dst: Ptr, M: number, K: number, scales: Ptr, rowSums: Ptr): void;
   activationRange(x: Ptr, n: number, out: Ptr): void;
   convScratchBytes(
@@ -66,8 +66,6 @@ export interface Kernels {
   gemmRows: number;
   /** Output columns per tile of the GEMM microkernels. */
   gemmColumns: number;
-  /** Consecutive k values per 4-byte group in the int8 GEMM's packed operands (2, as i16). */
-  int8Group: number;
 }
 
 export interface KernelOptions {
@@ -153,7 +151,6 @@ export function describeKernels(variant: KernelVariant, exports: KernelExports):
     exports,
     gemmRows: exports.GEMM_MR.value as number,
     gemmColumns: exports.GEMM_NR.value as number,
-    int8Group: exports.INT8_GROUP.value as number,
   };
 }
 

@@ -233,7 +233,7 @@ class WeightLayout {
       }
       reserve(scalesKey(node), rows * 4);
       reserve(rowSumsKey(node), rows * 4);
-      reserve(node.weight, rows * Math.ceil(depth / kernels.int8Group) * 4, (at) => {
+      reserve(node.weight, exports.int8WeightBytes(outChannels, depth), (at) => {
         stageRaw();
         exports.packInt8Weights(this.staging, at, outChannels, depth, this.base + this.offsetOf(scalesKey(node)), this.base + this.offsetOf(rowSumsKey(node)));
       });
