@@ -208,6 +208,14 @@ describe('model files of a small graph', () => {
     expect((await loadModelWithMetadata(readFixture(GOOGLENET_FIXTURES.seed))).metadata).toBeUndefined();
   });
 
+  it('decodes from a Node Buffer holding the file inside a larger allocation, as fs.readFileSync gives it', () => {
+    const bytes = encodeModelFile(tinyGraph(), { weights: 'int8' });
+    const pool = Buffer.alloc(bytes.length + 100, 0x55); // readFileSync's small Buffers share a pool like this
+    pool.set(bytes, 37);
+    const fromBuffer = decodeModelFile(pool.subarray(37, 37 + bytes.length));
+    expect([...fromBuffer.graph.weights]).toEqual([...decodeModelFile(bytes).graph.weights]);
+  });
+
   it('default preprocessing comes from the input shape', () => {
     expect(decodeModelFile(encodeModelFile(tinyGraph(), { weights: 'f32' })).preprocess).toEqual({
       inputSize: [8, 8], channels: 'rgb', mean: [0, 0, 0], std: [1, 1, 1], scale: 1 / 255,

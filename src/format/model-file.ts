@@ -281,7 +281,7 @@ function readActivationRanges(field: JsonField, shapes: Map<string, number[]>): 
 
 /** A fresh, aligned copy of the tensor's little-endian bytes (hosts that run wasm are little-endian too). */
 function typedCopy<T>(tensor: StoredTensor, Type: { new (buffer: ArrayBuffer): T }): T {
-  return new Type(tensor.bytes.slice().buffer);
+  return new Type(new Uint8Array(tensor.bytes).buffer); // not bytes.slice(): a Node Buffer's slice() is a view
 }
 
 function bytesOf(values: Float32Array | Uint16Array | Int8Array): Uint8Array {
