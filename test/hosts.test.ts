@@ -7,12 +7,17 @@
 
 import { execFile } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { builtinModules } from 'node:module';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import ts from 'typescript';
-import { describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { GoogLeNetError } from '../src/errors.js';
+import { configureHost, host } from '../src/runtime/host.js';
+import { loadModel } from '../src/runtime/load.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const PACKAGE = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8'));
@@ -151,5 +156,49 @@ describe('package exports', () => {
     const result = JSON.parse(stdout.trim().split('\n').at(-1)!);
     expect(result.entry).toBe(`file://${join(ROOT, 'dist', entry)}`);
     if (args.includes(loadDefaultModel)) expect(result.precision).toBe('int8');
+  });
+});
+
+describe('loadModel sources', () => {
+  const MODEL_PATH = 'models/googlenet-seed-fmnist.int8.safetensors';
+  const modelBytes = readFileSync(join(ROOT, MODEL_PATH));
+  let server: Server;
+  let origin: string;
+  beforeAll(async () => {
+    server = createServer((request, response) => {
+      if (request.url === '/model.safetensors') response.end(modelBytes);
+      else response.writeHead(404).end();
+    });
+    await new Promise<void>((listening) => server.listen(0, '127.0.0.1', listening));
+    origin = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  });
+  afterAll(() => new Promise((closed) => server.close(closed)));
+
+  it('reads a path, a file: URL and an http: URL to the same model', async () => {
+    const sources = [join(ROOT, MODEL_PATH), new URL(`file://${join(ROOT, MODEL_PATH)}`), new URL(`${origin}/model.safetensors`)];
+    for (const source of sources) {
+      const model = await loadModel(source);
+      expect(model.metadata?.labels?.[7], String(source)).toBe('Sneaker');
+      model.dispose();
+    }
+  });
+
+  it('names a file it cannot read or fetch', async () => {
+    await expect(loadModel('no/such/model.onnx')).rejects.toThrow(new GoogLeNetError('cannot read no/such/model.onnx: no such file'));
+    await expect(loadModel(new URL(`${origin}/missing.onnx`))).rejects.toThrow(
+      new GoogLeNetError(`cannot fetch ${origin}/missing.onnx: HTTP 404`),
+    );
+  });
+
+  it('without a file system (browsers, Workers) a path is an error that says what to pass instead', async () => {
+    const nodeHost = host();
+    configureHost({});
+    try {
+      await expect(loadModel(MODEL_PATH)).rejects.toThrow(
+        new GoogLeNetError(`cannot read "${MODEL_PATH}": this host has no file system; pass the model's bytes or a URL`),
+      );
+    } finally {
+      configureHost(nodeHost);
+    }
   });
 });
