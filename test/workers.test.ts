@@ -4,6 +4,7 @@
  * runs in the same Worker within the 128 MB a Workers isolate may use.
  */
 
+import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -16,7 +17,9 @@ import { SAMPLES } from './support/samples.js';
 import { bundleWorker, readWranglerConfig, startWorker, type RunningWorker, type WorkerModule } from './support/workers.js';
 
 const EXAMPLE = fileURLToPath(new URL('../examples/workers/', import.meta.url));
-const { compatibilityDate } = readWranglerConfig(EXAMPLE);
+const CONFIG = readWranglerConfig(EXAMPLE);
+const R2_CONFIG = readWranglerConfig(EXAMPLE, 'wrangler.r2.toml');
+const DEFAULT_MODEL = readFileSync(new URL('../models/googlenet-seed-fmnist.int8.safetensors', import.meta.url));
 const MODEL_MODULE = './googlenet-seed-fmnist.int8.safetensors';
 const WORKERS_MEMORY_LIMIT = 128 * 2 ** 20;
 const MiB = (bytes: number) => `${(bytes / 2 ** 20).toFixed(1)} MiB`;
@@ -37,16 +40,24 @@ async function classify({ miniflare }: RunningWorker, png: Uint8Array): Promise<
   return body;
 }
 
+const size = (modules: WorkerModule[]) => modules.reduce((sum, { contents }) => sum + contents.length, 0);
+const gzipped = (modules: WorkerModule[]) => modules.reduce((sum, { contents }) => sum + gzipSync(contents).length, 0);
+const KiB = (bytes: number) => `${(bytes / 1024).toFixed(0)} KiB`;
+const sizes = (modules: WorkerModule[]) => {
+  const unit = size(modules) < 2 ** 20 ? KiB : MiB;
+  return `${unit(size(modules))} (${unit(gzipped(modules))} gzipped)`;
+};
+
 let modules: WorkerModule[];
 
 beforeAll(async () => {
-  modules = await bundleWorker(EXAMPLE);
+  modules = await bundleWorker(EXAMPLE, CONFIG);
 });
 
 describe('the example Worker with the default model bundled', () => {
   let worker: RunningWorker;
   beforeAll(async () => {
-    worker = await startWorker(modules, compatibilityDate);
+    worker = await startWorker(modules, CONFIG);
   });
   afterAll(() => worker?.miniflare.dispose());
 
@@ -58,13 +69,7 @@ describe('the example Worker with the default model bundled', () => {
       ['./googlenet.simd.wasm', 'CompiledWasm'],
       ['./worker.js', 'ESModule'],
     ]);
-    const size = (list: WorkerModule[]) => list.reduce((sum, { contents }) => sum + contents.length, 0);
-    const gzipped = (list: WorkerModule[]) => list.reduce((sum, { contents }) => sum + gzipSync(contents).length, 0);
-    const code = modules.filter(({ name }) => name !== MODEL_MODULE);
-    console.info(
-      `Worker bundle: ${MiB(size(modules))} (${MiB(gzipped(modules))} gzipped); without the model ` +
-        `${(size(code) / 1024).toFixed(0)} KiB (${(gzipped(code) / 1024).toFixed(0)} KiB gzipped)`,
-    );
+    console.info(`Worker bundle with the model: ${sizes(modules)}`);
   });
 
   it('GET / describes the model: int8 on the relaxed-SIMD build, with its labels', async () => {
@@ -94,7 +99,7 @@ describe('the example Worker with the default model bundled', () => {
 /** workerd's own memory, which Cloudflare does not count: its RSS serving an empty Worker. */
 async function emptyWorkerRss(): Promise<number> {
   const script = 'export default { fetch: () => new Response("ok") };';
-  const worker = await startWorker([{ name: './worker.js', type: 'ESModule', contents: new TextEncoder().encode(script) }], compatibilityDate);
+  const worker = await startWorker([{ name: './worker.js', type: 'ESModule', contents: new TextEncoder().encode(script) }], CONFIG);
   try {
     expect(await (await worker.miniflare.dispatchFetch('http://worker/')).text()).toBe('ok');
     return worker.memory().rss;
@@ -109,7 +114,7 @@ describe('GoogLeNet 224² (torchvision layout, int8 weights) bundled in the same
     const modelFile = encodeModelFile(importOnnx(readFixture(GOOGLENET_FIXTURES.torchvision)), { weights: 'int8' });
     const worker = await startWorker(
       modules.map((module) => (module.name === MODEL_MODULE ? { ...module, contents: modelFile } : module)),
-      compatibilityDate,
+      CONFIG,
     );
     try {
       const idle = worker.memory();
@@ -139,5 +144,31 @@ describe('GoogLeNet 224² (torchvision layout, int8 weights) bundled in the same
     } finally {
       await worker.miniflare.dispose();
     }
+  });
+});
+
+describe('the example Worker with the model in R2 (wrangler.r2.toml)', () => {
+  let r2Modules: WorkerModule[];
+  let worker: RunningWorker;
+  beforeAll(async () => {
+    r2Modules = await bundleWorker(EXAMPLE, R2_CONFIG);
+    worker = await startWorker(r2Modules, R2_CONFIG);
+  });
+  afterAll(() => worker?.miniflare.dispose());
+
+  it('bundles no model, so that it fits the free plan', () => {
+    expect(r2Modules.map(({ name }) => name).sort()).toEqual([
+      './googlenet.relaxed-simd.wasm', './googlenet.scalar.wasm', './googlenet.simd.wasm', './worker.js',
+    ]);
+    expect(gzipped(r2Modules)).toBeLessThan(1 * 2 ** 20);
+    console.info(`Worker bundle without the model (R2): ${sizes(r2Modules)}`);
+  });
+
+  it('answers 500 while the bucket lacks the model, then loads it once it is there', async () => {
+    const missing = await worker.miniflare.dispatchFetch('http://worker/healthz');
+    expect(missing.status).toBe(500);
+    const bucket = await worker.miniflare.getR2Bucket(R2_CONFIG.r2Buckets[0]);
+    await bucket.put(R2_CONFIG.vars.MODEL_KEY, DEFAULT_MODEL);
+    for (const { bytes, label } of SAMPLES) expect((await classify(worker, bytes)).predictions[0].label).toBe(label);
   });
 });

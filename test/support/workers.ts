@@ -16,31 +16,61 @@ const PACKAGE_NAME = 'googlenet-wasm';
 const WORKER_CONDITIONS = ['workerd', 'worker', 'browser'];
 
 type ModuleType = 'CompiledWasm' | 'Data' | 'Text';
+type TomlValue = string | boolean | string[];
+type TomlTable = Record<string, TomlValue>;
 
-interface WranglerConfig {
+export interface WranglerConfig {
   main: string;
   compatibilityDate: string;
   rules: { type: ModuleType; suffixes: string[] }[];
+  /** The bindings of [[r2_buckets]]. */
+  r2Buckets: string[];
+  vars: Record<string, string>;
 }
 
-/** The fields of wrangler.toml the test needs (a TOML subset: top-level strings and [[rules]] tables). */
-export function readWranglerConfig(dir: string): WranglerConfig {
-  const toml = readFileSync(join(dir, 'wrangler.toml'), 'utf8').replace(/^\s*#.*$/gm, '');
-  const [top, ...tables] = toml.split(/^\[\[rules\]\]$/m);
-  const field = (text: string, key: string) => new RegExp(`^${key}\\s*=\\s*(.+)$`, 'm').exec(text)?.[1].trim();
-  const string = (text: string, key: string) => JSON.parse(field(text, key) ?? 'null') as string;
-  const rules = tables.map((table) => {
-    const globs = JSON.parse(field(table.split(/^\[/m)[0], 'globs') ?? '[]') as string[];
-    return {
-      type: string(table, 'type') as ModuleType,
-      suffixes: globs.map((glob) => {
-        const suffix = /^\*\*\/\*(\.[\w.]+)$/.exec(glob)?.[1];
-        if (!suffix) throw new Error(`wrangler.toml: only globs like "**/*.ext" are understood here, not "${glob}"`);
-        return suffix;
-      }),
-    };
-  });
-  return { main: string(top, 'main'), compatibilityDate: string(top, 'compatibility_date'), rules };
+/** The fields of a wrangler config file that running it locally needs. */
+export function readWranglerConfig(dir: string, file = 'wrangler.toml'): WranglerConfig {
+  const { top, tables, arrays } = parseToml(readFileSync(join(dir, file), 'utf8'));
+  const rules = (arrays.rules ?? []).map((rule) => ({
+    type: rule.type as ModuleType,
+    suffixes: (rule.globs as string[]).map((glob) => {
+      const suffix = /^\*\*\/\*(\.[\w.]+)$/.exec(glob)?.[1];
+      if (!suffix) throw new Error(`${file}: only globs like "**/*.ext" are understood here, not "${glob}"`);
+      return suffix;
+    }),
+  }));
+  return {
+    main: top.main as string,
+    compatibilityDate: top.compatibility_date as string,
+    rules,
+    r2Buckets: (arrays.r2_buckets ?? []).map(({ binding }) => binding as string),
+    vars: (tables.vars ?? {}) as Record<string, string>,
+  };
+}
+
+/**
+ * The TOML that wrangler configs use here: `key = value` lines (double-quoted strings, booleans, arrays of strings,
+ * all also valid JSON) at the top, under `[table]` headers and under `[[array]]` headers; `#` comment lines.
+ */
+function parseToml(text: string) {
+  const top: TomlTable = {};
+  const tables: Record<string, TomlTable> = {};
+  const arrays: Record<string, TomlTable[]> = {};
+  let current = top;
+  for (const line of text.split('\n').map((raw) => raw.trim())) {
+    if (!line || line.startsWith('#')) continue;
+    const header = /^(\[\[?)([\w.]+)\]\]?$/.exec(line);
+    if (header) {
+      current = {};
+      if (header[1] === '[[') (arrays[header[2]] ??= []).push(current);
+      else tables[header[2]] = current;
+      continue;
+    }
+    const pair = /^([\w-]+)\s*=\s*(.+)$/.exec(line);
+    if (!pair) throw new Error(`cannot read the TOML line "${line}"`);
+    current[pair[1]] = JSON.parse(pair[2]) as TomlValue;
+  }
+  return { top, tables, arrays };
 }
 
 export interface WorkerModule {
@@ -51,8 +81,7 @@ export interface WorkerModule {
 }
 
 /** The bundled Worker: its script first, then the modules the rules kept out of it. */
-export async function bundleWorker(dir: string): Promise<WorkerModule[]> {
-  const config = readWranglerConfig(dir);
+export async function bundleWorker(dir: string, config: WranglerConfig): Promise<WorkerModule[]> {
   const external = new Map<string, WorkerModule>();
   const output = (await build({
     configFile: false,
@@ -87,14 +116,21 @@ export interface RunningWorker {
   memory(): { rss: number; peak: number };
 }
 
-/** Starts workerd (miniflare) on 127.0.0.1 with the modules; miniflare.dispose() stops it. */
-export async function startWorker(modules: WorkerModule[], compatibilityDate: string): Promise<RunningWorker> {
+/**
+ * Starts workerd (miniflare) on 127.0.0.1 with the modules and the config's R2 buckets (empty, in memory) and
+ * vars; miniflare.dispose() stops it.
+ */
+export async function startWorker(
+  modules: WorkerModule[], { compatibilityDate, r2Buckets = [], vars = {} }: Partial<WranglerConfig> = {},
+): Promise<RunningWorker> {
   const modulesRoot = '/worker';
   const before = new Set(workerdChildren());
   const miniflare = new Miniflare({
     host: '127.0.0.1',
     port: 0,
     compatibilityDate,
+    r2Buckets,
+    bindings: vars,
     modulesRoot,
     modules: modules.map(({ name, type, contents }) => ({ type, path: join(modulesRoot, name), contents })),
   });

@@ -4,21 +4,9 @@
  * file is bundled as data (wrangler.toml's Data rule).
  */
 
-import { createHandler, loadModel } from 'googlenet-wasm';
 import modelFile from 'googlenet-wasm/models/googlenet-seed-fmnist.int8.safetensors';
-
-/** The handler of this isolate, made by the first request; later requests reuse the loaded model. */
-let handler;
+import { modelHandler } from './model-handler.js';
 
 export default {
-  async fetch(request) {
-    handler ??= loadModel(new Uint8Array(modelFile)).then(
-      (model) => createHandler(model, { modelName: 'googlenet-seed-fmnist' }),
-      (error) => {
-        handler = undefined; // let the next request try again
-        throw error;
-      },
-    );
-    return (await handler)(request);
-  },
+  fetch: modelHandler(() => modelFile, { modelName: 'googlenet-seed-fmnist' }),
 };
