@@ -97,4 +97,20 @@ describe('googlenet inspect', () => {
     expect(json.outputs[0].dims).toEqual([1, 10]);
     expect(json.layers.length).toBeGreaterThan(50);
   });
+  it('--profile times every layer once: slowest first, shares summing to 100 %, the same layers in --json', async () => {
+    const result = await googlenet('inspect', seedModel, '--profile', '--runs', '3', '--precision', 'int8');
+    expect(result.code).toBe(0);
+    const [, table] = result.stdout.split(/\nprofile \(int8, [a-z-]+ build\): median [\d.]+ ms per inference.*\n/);
+    const rows = table.trim().split('\n').slice(2).map((row) => row.split(/\s{2,}/));
+    const json = JSON.parse((await googlenet('inspect', seedModel, '--profile', '--runs', '2', '--json')).stdout);
+    expect(rows.map(([name]) => name).sort()).toEqual(json.layers.map((layer: { name: string }) => layer.name).sort());
+    const times = rows.map((row) => Number(row[2]));
+    expect(times).toEqual([...times].sort((a, b) => b - a));
+    expect(rows.reduce((sum, row) => sum + Number(row.at(-1)!.replace(' %', '')), 0)).toBeCloseTo(100, 0);
+    expect(json.profile.layers).toHaveLength(json.layers.length);
+    expect(json.profile.totalMs).toBeGreaterThan(0);
+
+    expect((await googlenet('inspect', seedModel, '--runs', '3')).stderr).toMatch(/--runs goes with --profile/);
+    expect((await googlenet('inspect', seedModel, '--profile', '--runs', '0')).stderr).toMatch(/--runs must be a positive integer/);
+  });
 });

@@ -1,5 +1,5 @@
 import type { ModelFileMetadata } from '../format/model-file.js';
-import type { ModelInfo } from '../runtime/model.js';
+import type { LayerTiming, ModelInfo } from '../runtime/model.js';
 
 const formatCount = (n: number) => n.toLocaleString('en-US');
 export const formatBytes = (n: number) => (n >= 1 << 20 ? `${(n / (1 << 20)).toFixed(2)} MiB` : `${(n / 1024).toFixed(1)} KiB`);
@@ -31,6 +31,26 @@ export function formatInspect(info: ModelInfo): string {
     `wasm memory:   ${formatBytes(info.memoryBytes)}`,
     `kernel build:  ${info.variant}`,
     `precision:     ${info.precision}`,
+  ].join('\n');
+}
+
+/** The `inspect --profile` table: layers slowest first, with their speed and share of the whole inference. */
+export function formatProfile({ totalMs, layers }: { totalMs: number; layers: LayerTiming[] }, info: ModelInfo): string {
+  const layerSum = layers.reduce((sum, layer) => sum + layer.ms, 0);
+  const header = ['layer', 'op', 'ms', 'GMAC/s', 'share'];
+  const rows = [...layers].sort((a, b) => b.ms - a.ms).map((layer) => [
+    layer.name, layer.op, layer.ms.toFixed(3), layer.macs ? (layer.macs / layer.ms / 1e6).toFixed(1) : '',
+    `${((100 * layer.ms) / layerSum).toFixed(1)} %`,
+  ]);
+  const widths = header.map((title, column) => Math.max(title.length, ...rows.map((row) => row[column].length)));
+  const line = (cells: string[]) =>
+    cells.map((cell, column) => (column >= 2 ? cell.padStart(widths[column]) : cell.padEnd(widths[column]))).join('  ');
+  return [
+    `profile (${info.precision}, ${info.variant} build): median ${totalMs.toFixed(2)} ms per inference, ` +
+      `${(info.macs / totalMs / 1e6).toFixed(1)} GMAC/s; the layers, timed one by one, sum to ${layerSum.toFixed(2)} ms`,
+    line(header),
+    line(widths.map((w) => '-'.repeat(w))),
+    ...rows.map(line),
   ].join('\n');
 }
 

@@ -9,13 +9,13 @@ import { SERVE_HELP, SERVE_OPTIONS, serve } from './serve.js';
 import { UsageError } from './errors.js';
 import { readUserFile, writeUserFile } from './files.js';
 import { formatNpy, parseNpy } from './npy.js';
-import { formatInspect, formatModelFileSummary } from './inspect.js';
+import { formatInspect, formatModelFileSummary, formatProfile } from './inspect.js';
 
 const USAGE = `googlenet — GoogLeNet inference in WebAssembly
 
 Usage:
   googlenet infer --model FILE --input X.npy [--input …] --output Y.npy [--output …] [--variant V] [--precision P]
-  googlenet inspect FILE [--variant V] [--precision P] [--json]
+  googlenet inspect FILE [--variant V] [--precision P] [--json] [--profile [--runs N]]
   googlenet classify IMAGE… [--model FILE] [--top K] [--json] [--variant V] [--precision P]
   googlenet convert IN.onnx -o OUT.safetensors [--weights int8|f16|f32] [--labels FILE] [--calibrate DIR] …
   googlenet serve [--port 8080] [--host 127.0.0.1] [--model FILE] [--max-body BYTES] [--variant V] [--precision P]
@@ -45,6 +45,8 @@ const INFER_OPTIONS = {
 
 const INSPECT_OPTIONS = {
   json: { type: 'boolean' },
+  profile: { type: 'boolean' },
+  runs: { type: 'string' },
   ...LOAD_OPTIONS,
 } as const;
 
@@ -54,11 +56,14 @@ const COMMAND_HELP = {
 Runs the model on float32 .npy tensors (NCHW, batch first). Give one --input per model input, in the
 model's order, and one --output per output to save (the first N outputs are written). FILE is an ONNX file
 or a model file written by convert. --precision auto|f32|int8 (auto: int8 for an int8 model file).`,
-  inspect: `googlenet inspect FILE [--variant V] [--precision P] [--json]
+  inspect: `googlenet inspect FILE [--variant V] [--precision P] [--json] [--profile [--runs N]]
 
 Prints every layer of the model: name, op, output shape, parameters, multiply-accumulates and the byte
 offset of its output in the activation arena; then the totals and the memory plan. For a model file it
-first shows what the file carries: format version, weight precision, labels, preprocessing, calibration.`,
+first shows what the file carries: format version, weight precision, labels, preprocessing, calibration.
+
+--profile times N inferences (default 10, after a warm-up) on a seeded random input and lists the layers
+slowest first: median ms, GMAC/s and share of the total, for the kernel build and precision chosen.`,
   classify: CLASSIFY_HELP,
   convert: CONVERT_HELP,
   serve: SERVE_HELP,
@@ -93,7 +98,9 @@ async function main(argv: string[]): Promise<void> {
     case 'inspect': {
       const { values, positionals } = parseCommand(args, INSPECT_OPTIONS);
       if (positionals.length !== 1) throw new UsageError('inspect takes exactly one model file');
-      await inspect(positionals[0], loadOptions(values), values.json ?? false);
+      if (values.runs !== undefined && !values.profile) throw new UsageError('--runs goes with --profile');
+      const runs = values.profile ? positiveInteger(values.runs ?? '10', '--runs') : undefined;
+      await inspect(positionals[0], loadOptions(values), values.json ?? false, runs);
       return;
     }
     case 'classify': {
@@ -150,15 +157,24 @@ async function infer(modelPath: string | undefined, inputPaths: string[], output
   await Promise.all(outputPaths.map((path, i) => writeUserFile(path, formatNpy(results[i]))));
 }
 
-async function inspect(path: string, options: LoadOptions, json: boolean): Promise<void> {
+function positiveInteger(text: string, flag: string): number {
+  if (!/^[1-9][0-9]{0,5}$/.test(text)) throw new UsageError(`${flag} must be a positive integer`);
+  return Number(text);
+}
+
+/** `profileRuns`: time that many inferences per layer (inspect --profile). */
+async function inspect(path: string, options: LoadOptions, json: boolean, profileRuns?: number): Promise<void> {
   const bytes = await readUserFile(path);
   const { model, metadata } = await loadModelWithMetadata(bytes, options);
+  const profile = profileRuns === undefined ? undefined : model.profile(profileRuns);
   if (json) {
-    console.log(JSON.stringify(metadata ? { ...model.info, modelFile: { ...metadata, fileBytes: bytes.length } } : model.info, null, 2));
+    const modelFile = metadata ? { ...metadata, fileBytes: bytes.length } : undefined;
+    console.log(JSON.stringify({ ...model.info, modelFile, profile }, null, 2));
     return;
   }
   const table = formatInspect(model.info);
-  console.log(metadata ? `${formatModelFileSummary(metadata, bytes.length)}\n\n${table}` : table);
+  const sections = [metadata && formatModelFileSummary(metadata, bytes.length), table, profile && formatProfile(profile, model.info)];
+  console.log(sections.filter(Boolean).join('\n\n'));
 }
 
 main(process.argv.slice(2)).catch((error: unknown) => {

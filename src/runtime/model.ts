@@ -59,6 +59,15 @@ export interface ModelInfo {
   layers: LayerInfo[];
 }
 
+/** One layer's share of an inference, from Model.profile(). */
+export interface LayerTiming {
+  name: string;
+  op: Node['op'];
+  /** Median wall time of the layer over the profiled runs. */
+  ms: number;
+  macs: number;
+}
+
 type Step = () => void;
 
 export type Precision = 'f32' | 'int8';
@@ -148,6 +157,43 @@ export class Model {
       });
     }
     return outputs;
+  }
+
+  /**
+   * Times every layer over `runs` inferences (after one warm-up) on a seeded pseudo-random input in [0, 1), and
+   * returns each layer's median with the median of whole inferences. Timing each layer adds a little overhead, so
+   * the layers' sum slightly exceeds `totalMs`.
+   */
+  profile(runs = 10): { totalMs: number; layers: LayerTiming[] } {
+    if (!Number.isInteger(runs) || runs < 1) throw new InputError(`runs must be a positive integer, not ${runs}`);
+    const inputs = this.info.inputs.map(({ dims }, i) => {
+      let state = 0x9e3779b9 + i;
+      const data = Float32Array.from({ length: elementCount(dims) }, () => {
+        state = (Math.imul(state, 1103515245) + 12345) >>> 0;
+        return state / 2 ** 32;
+      });
+      return { data, dims: [1, ...dims.slice(1)] };
+    });
+    const totals: number[] = [];
+    for (let run = 0; run <= runs; run++) {
+      const start = performance.now();
+      this.runTensors(inputs);
+      if (run > 0) totals.push(performance.now() - start);
+    }
+    const times = this.steps.map((): number[] => []);
+    const timedSteps = this.steps.map((step, i) => () => {
+      const start = performance.now();
+      step();
+      times[i].push(performance.now() - start);
+    });
+    const plainSteps = this.steps.splice(0, this.steps.length, ...timedSteps);
+    try {
+      for (let run = 0; run < runs; run++) this.runTensors(inputs);
+    } finally {
+      this.steps.splice(0, this.steps.length, ...plainSteps);
+    }
+    const layers = this.info.layers.map(({ name, op, macs }, i) => ({ name, op, macs, ms: median(times[i]) }));
+    return { totalMs: median(totals), layers };
   }
 
   /** The top-k classes of an image (PNG or JPEG bytes, or pixels), preprocessed as the model file says. */
@@ -246,11 +292,15 @@ class WeightLayout {
     return this.offsets.get(key)!;
   }
 
-  /** Writes every weight into memory at `base`, staging raw convolution weights at `staging` for packing. */
+  /**
+   * Writes every weight into memory at `base`, staging raw convolution weights at `staging` for packing, then
+   * lets go of the graph's weight arrays (the model keeps only offsets), so that they can be collected.
+   */
   upload(base: number, staging: number): void {
     this.base = base;
     this.staging = staging;
     for (const upload of this.uploads) upload();
+    this.uploads.length = 0;
   }
 
   private heap(): Float32Array {
@@ -398,6 +448,11 @@ function compileStep(node: Node, context: StepContext): Step {
     case 'BiasAdd':
       throw new ModelFormatError(`node "${node.name}" (${node.op}) could not be folded into a preceding Conv or Dense layer`);
   }
+}
+
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[sorted.length >> 1];
 }
 
 /** The parts of ModelInfo that follow from the graph and its memory plan. */
