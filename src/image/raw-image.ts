@@ -16,9 +16,16 @@ export interface ImageLimits {
   maxSide?: number;
   /** Pixels in all (default 40 million). */
   maxPixels?: number;
+  /**
+   * Bytes the decoder may allocate for the image, estimated from its header (default 64 MiB, which leaves a
+   * 128 MB Cloudflare Worker room for the model). A JPEG decodes through per-block buffers that take far more
+   * than its pixels (about 36 bytes per pixel without chroma subsampling), so this is the limit that bounds
+   * memory; the others bound time and the sizes a header can claim.
+   */
+  maxMemoryBytes?: number;
 }
 
-export const DEFAULT_IMAGE_LIMITS: Required<ImageLimits> = { maxSide: 16384, maxPixels: 40_000_000 };
+export const DEFAULT_IMAGE_LIMITS: Required<ImageLimits> = { maxSide: 16384, maxPixels: 40_000_000, maxMemoryBytes: 64 * 2 ** 20 };
 
 /** Throws ImageError unless `width`×`height` (from a `format` header) is a non-empty size within `limits`. */
 export function checkImageSize(format: string, width: number, height: number, limits: ImageLimits = {}): void {
@@ -30,6 +37,17 @@ export function checkImageSize(format: string, width: number, height: number, li
   }
   if (width * height > maxPixels) {
     throw new ImageError(`the ${format} image is ${size} pixels, more than the limit of ${maxPixels} pixels`);
+  }
+}
+
+/** Throws ImageError if decoding the `width`×`height` `format` image would allocate more than `limits` allow. */
+export function checkDecoderMemory(format: string, width: number, height: number, bytes: number, limits: ImageLimits = {}): void {
+  const { maxMemoryBytes } = { ...DEFAULT_IMAGE_LIMITS, ...limits };
+  if (bytes > maxMemoryBytes) {
+    const mib = (value: number) => `${(value / 2 ** 20).toFixed(1)} MiB`;
+    throw new ImageError(
+      `decoding the ${width}×${height} ${format} image needs about ${mib(bytes)}, more than the limit of ${mib(maxMemoryBytes)} (limits.maxMemoryBytes)`,
+    );
   }
 }
 

@@ -4,6 +4,7 @@ import type { Graph } from '../graph/ir.js';
 import { importOnnx } from '../onnx/import.js';
 import { readDefaultModel } from './default-model.js';
 import { loadKernels, type KernelOptions } from './kernels.js';
+import { checkModelBytes, checkModelGraph, resolveModelLimits, type ModelLimits } from './limits.js';
 import { readPath, readUrl } from './package-files.js';
 import { Model, type Precision } from './model.js';
 
@@ -20,6 +21,8 @@ export interface LoadOptions extends KernelOptions {
    * (the default) follows the model: int8 for a model file with int8 weights, f32 otherwise.
    */
   precision?: (typeof PRECISIONS)[number];
+  /** How large a model to accept (see ModelLimits for the defaults); checked before allocating for it. */
+  limits?: ModelLimits;
 }
 
 export interface LoadedModel {
@@ -43,7 +46,9 @@ export async function loadModelWithMetadata(source?: ModelSource, options: LoadO
   if (!PRECISIONS.includes(precision)) {
     throw new GoogLeNetError(`unknown precision "${precision}" (expected one of ${PRECISIONS.join(', ')})`);
   }
-  const { graph, metadata } = toGraph(await readSource(source));
+  const limits = resolveModelLimits(options.limits);
+  const { graph, metadata } = toGraph(await readSource(source, limits.maxModelBytes), limits);
+  checkModelGraph(graph, limits);
   const kernels = await loadKernels(options);
   const resolved: Precision = precision === 'auto' ? (metadata?.weights === 'int8' ? 'int8' : 'f32') : precision;
   const execution = { precision: resolved, activationRanges: metadata?.activationRanges };
@@ -54,16 +59,17 @@ export async function loadModelWithMetadata(source?: ModelSource, options: LoadO
 type ResolvedSource = Exclude<ModelSource, URL | string>;
 
 /** Reads a URL or path source (or the default model, without a source); other sources are returned as they are. */
-async function readSource(source: ModelSource | undefined): Promise<ResolvedSource> {
+async function readSource(source: ModelSource | undefined, maxBytes: number): Promise<ResolvedSource> {
   if (source === undefined) return readDefaultModel();
-  if (source instanceof URL) return readUrl(source);
+  if (source instanceof URL) return readUrl(source, maxBytes);
   if (typeof source === 'string') return readPath(source);
   return source;
 }
 
-function toGraph(source: ResolvedSource): { graph: Graph; metadata?: ModelFileMetadata } {
+function toGraph(source: ResolvedSource, limits: Required<ModelLimits>): { graph: Graph; metadata?: ModelFileMetadata } {
   const bytes = source instanceof ArrayBuffer ? new Uint8Array(source) : source;
   if (bytes instanceof Uint8Array) {
+    checkModelBytes(bytes.byteLength, limits);
     if (!isModelFile(bytes)) return { graph: importOnnx(bytes) };
     const { graph, ...metadata } = decodeModelFile(bytes);
     return { graph, metadata };

@@ -19,17 +19,40 @@ export function readKernelBytes(variant: KernelVariant): Promise<Uint8Array<Arra
   return readUrl(KERNEL_URLS[variant]());
 }
 
-export async function readUrl(url: URL): Promise<Uint8Array<ArrayBuffer>> {
+/** The bytes at `url`; a response over `maxBytes` (by its Content-Length, or as it streams in) is abandoned. */
+export async function readUrl(url: URL, maxBytes = Infinity): Promise<Uint8Array<ArrayBuffer>> {
   const { readLocalFile } = host();
   if (url.protocol === 'file:' && readLocalFile) return readLocal(readLocalFile, url);
-  let response: Response;
+  const fail = (reason: string) => new GoogLeNetError(`cannot fetch ${url.href}: ${reason}`);
+  const tooLarge = () => fail(`it is more than the limit of ${maxBytes} bytes (limits.maxModelBytes)`);
   try {
-    response = await fetch(url);
+    const response = await fetch(url);
+    if (!response.ok) throw fail(`HTTP ${response.status}`);
+    if (Number(response.headers.get('content-length')) > maxBytes) {
+      await response.body?.cancel();
+      throw tooLarge();
+    }
+    if (!response.body) return new Uint8Array(await response.arrayBuffer());
+    const chunks: Uint8Array[] = [];
+    let length = 0;
+    const reader = response.body.getReader(); // not for-await: Safari's streams are not async iterable
+    for (let chunk = await reader.read(); !chunk.done; chunk = await reader.read()) {
+      length += chunk.value.byteLength;
+      if (length > maxBytes) {
+        await reader.cancel();
+        throw tooLarge();
+      }
+      chunks.push(chunk.value);
+    }
+    const bytes = new Uint8Array(length);
+    chunks.reduce((offset, chunk) => {
+      bytes.set(chunk, offset);
+      return offset + chunk.byteLength;
+    }, 0);
+    return bytes;
   } catch (error) {
-    throw new GoogLeNetError(`cannot fetch ${url.href}: ${(error as Error).message}`);
+    throw error instanceof GoogLeNetError ? error : fail((error as Error).message);
   }
-  if (!response.ok) throw new GoogLeNetError(`cannot fetch ${url.href}: HTTP ${response.status}`);
-  return new Uint8Array(await response.arrayBuffer());
 }
 
 export function readPath(path: string): Promise<Uint8Array<ArrayBuffer>> {

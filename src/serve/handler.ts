@@ -23,8 +23,8 @@ export interface HandlerOptions {
   /** The largest request body accepted, in bytes (default 5 MiB); larger ones get 413 without being read. */
   maxBodyBytes?: number;
   /**
-   * The largest image decoded (default 8192 pixels per side, 16 Mi pixels: a 5 MiB JPEG can claim far more
-   * pixels than a classifier needs, and decoding allocates for all of them).
+   * The largest image decoded (default 8192 pixels per side, 16 Mi pixels, 64 MiB of decoder memory: a 5 MiB
+   * JPEG can claim far more pixels than a classifier needs, and decoding allocates for all of them).
    */
   imageLimits?: ImageLimits;
   /** Classes per response when the request gives no `?top=` (default 5). */
@@ -65,7 +65,9 @@ export interface ErrorResponse {
 }
 
 export const DEFAULT_MAX_BODY_BYTES = 5 * 1024 * 1024;
-export const DEFAULT_SERVE_IMAGE_LIMITS: Required<ImageLimits> = { maxSide: 8192, maxPixels: 16 * 1024 * 1024 };
+export const DEFAULT_SERVE_IMAGE_LIMITS: Required<ImageLimits> = {
+  maxSide: 8192, maxPixels: 16 * 1024 * 1024, maxMemoryBytes: 64 * 1024 * 1024,
+};
 const DEFAULT_TOP = 5;
 
 const IMAGE_TYPES = ['image/png', 'image/jpeg'];
