@@ -44,27 +44,22 @@ export function int8WeightBytes(M: i32, K: i32): usize {
 }
 
 /**
- * Quantises row-major f32 weights [M × K] per row and packs them into GEMM_MR-row panels of k-groups. Writes
- * each row's scale (max|w| / 127) and the sum of its quantised values (for the zero-point correction); rows
- * past M get zeros.
+ * Packs row-major int8 weights [M × K] (quantised per row by the runtime, ±127) into GEMM_MR-row panels of
+ * k-groups, and writes each row's sum of values (for the zero-point correction); rows past M get zeros.
  */
-export function packInt8Weights(src: usize, dst: usize, M: i32, K: i32, scales: usize, rowSums: usize): void {
+export function packInt8Weights(src: usize, dst: usize, M: i32, K: i32, rowSums: usize): void {
   const groups = groupsOf(K);
   const panels = (M + GEMM_MR - 1) / GEMM_MR;
   memory.fill(dst, 0, int8WeightBytes(M, K));
   for (let m = 0; m < panels * GEMM_MR; m++) {
-    const row = src + (<usize>m * K << 2);
-    let largest: f32 = 0;
-    for (let k = 0; m < M && k < K; k++) largest = max(largest, abs(load<f32>(row + (<usize>k << 2))));
-    const scale: f32 = largest > 0 ? largest / 127 : 1;
+    const row = src + <usize>m * K;
     let sum = 0;
     const panel = dst + <usize>(m / GEMM_MR) * groups * GEMM_MR * 4 + <usize>(m % GEMM_MR) * 4;
     for (let k = 0; m < M && k < K; k++) {
-      const q = <i32>min<f32>(127, max<f32>(-127, nearest(load<f32>(row + (<usize>k << 2)) / scale)));
+      const q = <i32>load<i8>(row + <usize>k);
       storeQuantised(panel + <usize>(k / INT8_GROUP) * GEMM_MR * 4, k % INT8_GROUP, q);
       sum += q;
     }
-    store<f32>(scales + (<usize>m << 2), m < M ? scale : 0);
     store<i32>(rowSums + (<usize>m << 2), sum);
   }
 }

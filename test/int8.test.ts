@@ -11,6 +11,7 @@ import { KERNEL_VARIANTS, type KernelVariant } from '../src/runtime/kernels.js';
 import { loadModel } from '../src/runtime/load.js';
 import { Model } from '../src/runtime/model.js';
 import { collectActivationRanges } from '../src/runtime/calibrate.js';
+import { dequantizePerChannel, quantizePerChannel } from '../src/format/quantize.js';
 // @ts-expect-error: plain JavaScript module shared with the benchmark (makes onnxruntime's static QDQ int8 copy)
 import { quantizeToQdq } from '../bench/qdq.js';
 import { GOOGLENET_FIXTURES, readFixture } from './support/fixtures.js';
@@ -39,6 +40,7 @@ describe('conv2dInt8', () => {
     const K = C * KH * KW, N = OH * OW, panels = Math.ceil(M / 4);
     const input = randomFloats(C * H * W, 60 + i).map((v) => v + 0.3); // signed: a non-zero zero point
     const weights = randomFloats(M * K, 70 + i), bias = randomFloats(panels * 4, 80 + i);
+    const quantized = quantizePerChannel({ dims: [M, K], data: weights });
     const low = Math.min(...input, 0), high = Math.max(...input, 0);
     const scale = Math.fround((high - low) / 255), zeroPoint = Math.round(-low / scale);
     const expected = referenceConv(spec, input, weights, bias, true);
@@ -49,9 +51,12 @@ describe('conv2dInt8', () => {
       for (const variant of KERNEL_VARIANTS) {
         const kernels = await RawKernels.load(variant);
         const k = kernels.exports;
-        const packed = kernels.alloc(k.int8WeightBytes(M, K) / 4), scales = kernels.alloc(panels * 4), sums = kernels.alloc(panels * 4);
+        const packed = kernels.alloc(k.int8WeightBytes(M, K) / 4), sums = kernels.alloc(panels * 4);
+        const scales = kernels.alloc(panels * 4, quantized.scales);
         const scratch = kernels.alloc(k.convScratchBytes(C, H, W, KH, KW, SH, SW, ...pads, 1) / 4);
-        k.packInt8Weights(kernels.alloc(weights.length, weights), packed, M, K, scales, sums);
+        const values = kernels.alloc(Math.ceil(weights.length / 4));
+        new Int8Array(k.memory.buffer).set(quantized.values, values);
+        k.packInt8Weights(values, packed, M, K, sums);
         const output = kernels.alloc(M * N);
         k.conv2dInt8(kernels.alloc(input.length, input), C, H, W, packed, scales, sums, kernels.alloc(bias.length, bias), M,
           KH, KW, SH, SW, ...pads, activationScale, activationZeroPoint, 1, output, scratch);
@@ -81,15 +86,9 @@ function withInt8Weights(graph: Graph): Graph {
   const weights = new Map(graph.weights);
   for (const node of graph.nodes) {
     if (node.op !== 'Conv') continue;
-    const { dims, data } = graph.weights.get(node.weight)!;
-    const depth = data.length / dims[0];
-    const rounded = new Float32Array(data.length);
-    for (let row = 0; row < dims[0]; row++) {
-      const values = data.subarray(row * depth, (row + 1) * depth);
-      const scale = Math.max(...values.map(Math.abs)) / 127 || 1;
-      values.forEach((v, k) => (rounded[row * depth + k] = Math.round(v / scale) * scale));
-    }
-    weights.set(node.weight, { dims, data: rounded });
+    const weight = graph.weights.get(node.weight)!;
+    const { values, scales } = quantizePerChannel(weight);
+    weights.set(node.weight, { dims: weight.dims, data: dequantizePerChannel(values, scales) });
   }
   return { ...graph, weights };
 }

@@ -17,16 +17,17 @@
  *   activation_ranges  optional: { "<tensor>": [min, max], … } observed over calibration inputs
  *
  * Decoding checks every part against the others before anything reaches wasm memory and gives the graph with
- * float32 weights (int8 dequantized, f16 widened); the runtime picks its own precision from there.
+ * float32 weights (f16 widened; int8 ones keep their int8 values and scales, and are dequantized only if read
+ * as float32); the runtime picks its own precision from there.
  */
 import { InputError, ModelFormatError } from '../errors.js';
-import type { Graph, Node } from '../graph/ir.js';
+import type { Graph, Node, QuantizedWeight } from '../graph/ir.js';
 import { elementCount, formatDims, inferShapes } from '../graph/shapes.js';
 import { f16ToF32Array, f32ToF16Array } from './f16.js';
 import { graphToJson, readGraphJson, weightReferences } from './graph-json.js';
 import { JsonField, plural, type Raise } from './json-field.js';
 import { defaultPreprocess, readPreprocess, type Preprocess } from './preprocess.js';
-import { INT8_LIMIT, dequantizePerChannel, quantizePerChannel } from './quantize.js';
+import { INT8_LIMIT, int8Weight, quantizePerChannel } from './quantize.js';
 import { parseSafetensors, raiseModelFileError, writeSafetensors, type Dtype, type StoredTensor } from './safetensors.js';
 
 export type { Preprocess } from './preprocess.js';
@@ -189,16 +190,15 @@ function loadWeights(graph: Graph, tensors: Map<string, StoredTensor>, precision
       const role = layers.has(name) ? `a ${reader.op} weight of a "${precision}" file` : `not a Conv or Dense weight`;
       raiseModelFileError(`tensor "${name}": dtype ${tensor.dtype} should be ${expected}: it is ${role}`);
     }
-    let data: Float32Array;
     if (expected === 'I8') {
       const scaleName = name + SCALE_SUFFIX;
-      data = dequantized(name, tensor, scaleName, tensors.get(scaleName));
+      graph.weights.set(name, int8Weight(tensor.shape, quantizedValues(name, tensor, scaleName, tensors.get(scaleName))));
       scaleTensors.set(scaleName, name);
     } else {
-      data = expected === 'F16' ? f16ToF32Array(typedCopy(tensor, Uint16Array)) : typedCopy(tensor, Float32Array);
+      const data = expected === 'F16' ? f16ToF32Array(typedCopy(tensor, Uint16Array)) : typedCopy(tensor, Float32Array);
       checkFinite(name, data);
+      graph.weights.set(name, { dims: tensor.shape, data });
     }
-    graph.weights.set(name, { dims: tensor.shape, data });
   }
   for (const name of tensors.keys()) {
     const owner = scaleTensors.get(name);
@@ -211,7 +211,7 @@ function loadWeights(graph: Graph, tensors: Map<string, StoredTensor>, precision
   }
 }
 
-function dequantized(name: string, tensor: StoredTensor, scaleName: string, scaleTensor?: StoredTensor): Float32Array {
+function quantizedValues(name: string, tensor: StoredTensor, scaleName: string, scaleTensor?: StoredTensor): QuantizedWeight {
   const fail = (message: string) => raiseModelFileError(`tensor "${name}": ${message}`);
   if (tensor.shape.length === 0) fail('an int8 weight needs an output-channel axis, its shape is []');
   if (!scaleTensor) return fail(`its scales, tensor "${scaleName}", are missing`);
@@ -227,7 +227,7 @@ function dequantized(name: string, tensor: StoredTensor, scaleName: string, scal
   const values = typedCopy(tensor, Int8Array);
   const outOfRange = values.indexOf(-INT8_LIMIT - 1);
   if (outOfRange >= 0) fail(`value ${outOfRange} is ${-INT8_LIMIT - 1}; int8 weights are symmetric, within ±${INT8_LIMIT}`);
-  return dequantizePerChannel(values, scales);
+  return { values, scales };
 }
 
 function checkFinite(name: string, data: Float32Array): void {

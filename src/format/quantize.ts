@@ -3,15 +3,9 @@
  * q = round-half-to-even(w / scale[m]) in [-127, 127], so w ≈ q · scale[m] within scale[m] / 2. -128 is never
  * used: the range stays symmetric, which int8 dot-product kernels rely on.
  */
-import type { Weight } from '../graph/ir.js';
+import type { QuantizedWeight, Weight } from '../graph/ir.js';
 
 export const INT8_LIMIT = 127;
-
-export interface QuantizedWeight {
-  values: Int8Array;
-  /** One float32 scale per output channel, always finite and positive. */
-  scales: Float32Array;
-}
 
 export function quantizePerChannel({ dims, data }: Weight): QuantizedWeight {
   const channels = dims[0];
@@ -30,6 +24,18 @@ export function quantizePerChannel({ dims, data }: Weight): QuantizedWeight {
     }
   }
   return { values, scales };
+}
+
+/** An int8 weight that is dequantized only if something reads its float32 `data` (the int8 path never does). */
+export function int8Weight(dims: number[], int8: QuantizedWeight): Weight {
+  let data: Float32Array | undefined;
+  return {
+    dims,
+    int8,
+    get data() {
+      return (data ??= dequantizePerChannel(int8.values, int8.scales));
+    },
+  };
 }
 
 export function dequantizePerChannel(values: Int8Array, scales: Float32Array): Float32Array {

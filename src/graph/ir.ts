@@ -15,9 +15,19 @@ export interface TensorSpec {
   dims: number[];
 }
 
+/** Symmetric per-output-channel int8 values (see format/quantize.ts): w ≈ values[i] · scales[channel of i]. */
+export interface QuantizedWeight {
+  values: Int8Array;
+  /** One float32 scale per output channel, always finite and positive. */
+  scales: Float32Array;
+}
+
 export interface Weight {
   dims: number[];
-  data: Float32Array;
+  /** The values in float32; an int8 weight computes them when first read. */
+  readonly data: Float32Array;
+  /** An int8 model file's weight as stored: the int8 path packs it without going through float32. */
+  readonly int8?: QuantizedWeight;
 }
 
 interface NodeBase {

@@ -95,9 +95,8 @@ function channelsOf(node: Node, dims: number[]): number {
 function weightOf(node: Node, weights: ReadonlyMap<string, Weight>, name: string): Weight {
   const weight = weights.get(name);
   if (!weight) fail(node, `weight "${name}" is missing`);
-  if (weight.data.length !== elementCount(weight.dims)) {
-    fail(node, `weight "${name}" has ${weight.data.length} values but shape ${formatDims(weight.dims)}`);
-  }
+  const count = (weight.int8?.values ?? weight.data).length; // an int8 weight is not dequantized for this
+  if (count !== elementCount(weight.dims)) fail(node, `weight "${name}" has ${count} values but shape ${formatDims(weight.dims)}`);
   return weight;
 }
 

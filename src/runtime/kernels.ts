@@ -44,7 +44,7 @@ export interface KernelExports {
   softmax(x: Ptr, n: number, y: Ptr): void;
   relu(x: Ptr, n: number, y: Ptr): void;
   int8WeightBytes(M: number, K: number): number;
-  packInt8Weights(src: Ptr, dst: Ptr, M: number, K: number, scales: Ptr, rowSums: Ptr): void;
+  packInt8Weights(src: Ptr, dst: Ptr, M: number, K: number, rowSums: Ptr): void;
   activationRange(x: Ptr, n: number, out: Ptr): void;
   convScratchBytes(
     C: number, H: number, W: number, KH: number, KW: number, SH: number, SW: number,

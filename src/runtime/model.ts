@@ -13,7 +13,8 @@
 
 import { InputError, ModelFormatError, GoogLeNetError } from '../errors.js';
 import type { ModelFileMetadata } from '../format/model-file.js';
-import type { ConvNode, Graph, Node, Weight } from '../graph/ir.js';
+import { quantizePerChannel } from '../format/quantize.js';
+import type { ConvNode, Graph, Node, QuantizedWeight, Weight } from '../graph/ir.js';
 import { planMemory, alignUp, type MemoryPlan } from '../graph/plan.js';
 import { elementCount, inferShapes } from '../graph/shapes.js';
 import { classify, type ClassifyOptions, type ImageInput, type Prediction } from './classify.js';
@@ -240,6 +241,7 @@ class WeightLayout {
   readonly largestRawBytes: number;
   private readonly offsets = new Map<string, number>();
   private readonly uploads: (() => void)[] = [];
+  private readonly quantized = new WeakMap<Weight, QuantizedWeight>();
   private base = 0;
   private staging = 0;
 
@@ -267,21 +269,21 @@ class WeightLayout {
         reserve(node.weight, weight.data.length * 4, (at) => this.heap().set(weight.data, at / 4));
         continue;
       }
-      const depth = weight.data.length / outChannels;
-      largestRawBytes = Math.max(largestRawBytes, weight.data.length * 4);
-      const stageRaw = () => this.heap().set(weight.data, this.staging / 4);
+      const count = elementCount(weight.dims), depth = count / outChannels;
+      largestRawBytes = Math.max(largestRawBytes, count * 4);
       if (precision === 'f32') {
         reserve(node.weight, rows * depth * 4, (at) => {
-          stageRaw();
+          this.heap().set(weight.data, this.staging / 4);
           exports.packGemmWeights(this.staging, at, outChannels, depth);
         });
         continue;
       }
-      reserve(scalesKey(node), rows * 4);
+      // Quantised as a model file's int8 weights are (format/quantize.ts), unless they come from one already.
+      reserve(scalesKey(node), rows * 4, (at) => this.heap().set(this.int8Of(weight).scales, at / 4));
       reserve(rowSumsKey(node), rows * 4);
       reserve(node.weight, exports.int8WeightBytes(outChannels, depth), (at) => {
-        stageRaw();
-        exports.packInt8Weights(this.staging, at, outChannels, depth, this.base + this.offsetOf(scalesKey(node)), this.base + this.offsetOf(rowSumsKey(node)));
+        new Int8Array(exports.memory.buffer).set(this.int8Of(weight).values, this.staging);
+        exports.packInt8Weights(this.staging, at, outChannels, depth, this.base + this.offsetOf(rowSumsKey(node)));
       });
     }
     this.bytes = cursor;
@@ -290,6 +292,13 @@ class WeightLayout {
 
   offsetOf(key: string): number {
     return this.offsets.get(key)!;
+  }
+
+  /** The weight's int8 values and scales, quantised once here if it has none of its own. */
+  private int8Of(weight: Weight): QuantizedWeight {
+    let quantized = weight.int8 ?? this.quantized.get(weight);
+    if (!quantized) this.quantized.set(weight, (quantized = quantizePerChannel(weight)));
+    return quantized;
   }
 
   /**
@@ -457,7 +466,10 @@ function median(values: number[]): number {
 
 /** The parts of ModelInfo that follow from the graph and its memory plan. */
 function describe(graph: Graph, shapes: Map<string, number[]>, plan: MemoryPlan) {
-  const sizeOf = (name?: string) => (name ? graph.weights.get(name)?.data.length ?? 0 : 0);
+  const sizeOf = (name?: string) => {
+    const weight = name === undefined ? undefined : graph.weights.get(name);
+    return weight ? elementCount(weight.dims) : 0;
+  };
   const layers = graph.nodes.map((node): LayerInfo => {
     const outputDims = shapes.get(node.output)!;
     let params = 0, macs = 0;
