@@ -36,7 +36,7 @@ export function withPngSize(png: Uint8Array, width: number, height: number): Uin
   return patched;
 }
 
-function crc32(bytes: Uint8Array): number {
+export function crc32(bytes: Uint8Array): number {
   let crc = 0xffffffff;
   for (const byte of bytes) {
     crc ^= byte;
