@@ -4,7 +4,7 @@
 // quantised bytes for the int8 path (a quarter of the bytes, and each input value quantised once, not KH·KW
 // times).
 
-import { gemm, GEMM_NR } from './gemm';
+import { gemm, GEMM_NR, gemmScratchBytes } from './gemm';
 import { gemmInt8, groupsOf, packQuantisedColumns, quantiseActivations } from './gemm-int8';
 
 /** Output extent of one spatial axis; the runtime resolves ceil mode before calling. */
@@ -15,7 +15,7 @@ import { gemmInt8, groupsOf, packQuantisedColumns, quantiseActivations } from '.
 
 /**
  * Scratch bytes a convolution needs (the runtime sizes its scratch area with this). f32: the im2col matrix
- * unless pointwise. int8: the quantised input, its im2col matrix unless pointwise, then the packed columns
+ * unless pointwise, then the GEMM's packed sliver of it. int8: the quantised input, its im2col matrix unless pointwise, then the packed columns
  * (tiles of GEMM_NR columns, k in pairs of i16).
  */
 export function convScratchBytes(
@@ -25,7 +25,7 @@ export function convScratchBytes(
   const N = outputExtent(H, KH, SH, padTop, padBottom) * outputExtent(W, KW, SW, padLeft, padRight);
   const K = C * KH * KW;
   const unfolded = !isPointwise(KH, KW, SH, SW, padTop, padLeft, padBottom, padRight);
-  if (!int8) return im2colBytes<f32>(K, N, unfolded);
+  if (!int8) return im2colBytes<f32>(K, N, unfolded) + gemmScratchBytes(K);
   return im2colBytes<u8>(C, H * W, true) + im2colBytes<u8>(K, N, unfolded) + packedColumnsBytes(K, N);
 }
 
@@ -109,8 +109,7 @@ function im2col<T>(
 
 /**
  * output[M×OH×OW] = conv(input[C×H×W], weights) + bias, optional ReLU. `packedWeights` come from
- * packGemmWeights over the [M × C·KH·KW] weight matrix; `scratch` holds C·KH·KW·OH·OW floats
- * unless the convolution is a pointwise one.
+ * packGemmWeights over the [M × C·KH·KW] weight matrix; `scratch` has convScratchBytes() bytes.
  */
 export function conv2d(
   input: usize, C: i32, H: i32, W: i32,
@@ -119,8 +118,9 @@ export function conv2d(
   relu: bool, output: usize, scratch: usize,
 ): void {
   const N = outputExtent(H, KH, SH, padTop, padBottom) * outputExtent(W, KW, SW, padLeft, padRight);
+  const K = C * KH * KW;
   const columns = columnsOf<f32>(input, C, H, W, KH, KW, SH, SW, padTop, padLeft, padBottom, padRight, scratch, 0);
-  gemm(packedWeights, columns, N, output, N, M, N, C * KH * KW, bias, relu);
+  gemm(packedWeights, columns, N, output, N, M, N, K, bias, relu, scratch + im2colBytes<f32>(K, N, columns != input));
 }
 
 /**

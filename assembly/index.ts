@@ -1,7 +1,7 @@
 // The kernel ABI: every argument is a byte offset into this module's memory or a plain number.
 // The TypeScript runtime plans the memory (weights, activations, scratch) above heapBase().
 
-export { GEMM_MR, GEMM_NR, packGemmWeights, gemm } from './gemm';
+export { GEMM_MR, GEMM_NR, packGemmWeights } from './gemm';
 export { conv2d, conv2dInt8, convScratchBytes } from './conv';
 export { maxPool2d, maxPoolScratchBytes, averagePool2d, globalAveragePool } from './pool';
 export { dense, lrn, softmax, relu } from './dense';
