@@ -13,9 +13,10 @@
 // Weights (packed once at load):  panel p, group g:  row 0: [4 bytes]  row 1  row 2  row 3      (16 bytes)
 // Activations (packed per run):   tile j,  group g:  col 0: [4 bytes]  col 1  …      col 7      (32 bytes)
 //
-// so one load32_splat broadcasts a row's group against two v128 loads of eight columns, as in the f32 GEMM.
+// so one v128 load of a panel's group, broadcast lane by lane, meets two v128 loads of eight columns, as in the
+// f32 GEMM.
 
-import { GEMM_MR, GEMM_NR, storeTilePart, tileScratch } from './gemm';
+import { broadcastLane, GEMM_MR, GEMM_NR, storeTilePart, tileScratch } from './gemm';
 import { largerOf, largerOf4, smallerOf, smallerOf4 } from './lanes';
 
 /** k values per 4-byte group. */
@@ -220,16 +221,17 @@ function tile4x8Simd(
   for (let g = 0; g < groups; g++) {
     const b0 = v128.load(b, 0);
     const b1 = v128.load(b, 16);
-    const a0 = v128.load32_splat(a, 0);
+    const rowGroups = v128.load(a);
+    const a0 = broadcastLane(rowGroups, 0);
     c00 = dotAdd(a0, b0, c00);
     c01 = dotAdd(a0, b1, c01);
-    const a1 = v128.load32_splat(a, 4);
+    const a1 = broadcastLane(rowGroups, 1);
     c10 = dotAdd(a1, b0, c10);
     c11 = dotAdd(a1, b1, c11);
-    const a2 = v128.load32_splat(a, 8);
+    const a2 = broadcastLane(rowGroups, 2);
     c20 = dotAdd(a2, b0, c20);
     c21 = dotAdd(a2, b1, c21);
-    const a3 = v128.load32_splat(a, 12);
+    const a3 = broadcastLane(rowGroups, 3);
     c30 = dotAdd(a3, b0, c30);
     c31 = dotAdd(a3, b1, c31);
     a += GEMM_MR * 4;

@@ -14,7 +14,7 @@
 //
 //   row r:  acc[r][0] = C[r][n..n+3]   acc[r][1] = C[r][n+4..n+7]
 //
-// and per k step broadcasts the four A values of the panel (load32_splat) against two B loads.
+// and per k step broadcasts the four A values of the panel (one load, broadcastLane) against two B loads.
 // Reading B up to 7 floats past a row's end is allowed: such reads land in neighbouring arena or scratch data or
 // in the slack the runtime leaves at the end of memory,
 // and columns past N are never stored.
@@ -91,6 +91,19 @@ export function gemm(
   }
 }
 
+/**
+ * Lane `lane` of v in all four lanes. One load of a panel's k step and four of these beat four load32_splat:
+ * V8 turns this shuffle into a single pshufd, but does not fold a splat load's offset into its address.
+ */
+// @ts-ignore: decorator
+@inline export function broadcastLane(v: v128, lane: i32): v128 {
+  // Shuffle lanes must be literals; with `lane` a constant at every call, the optimiser keeps one case.
+  if (lane == 0) return i32x4.shuffle(v, v, 0, 0, 0, 0);
+  if (lane == 1) return i32x4.shuffle(v, v, 1, 1, 1, 1);
+  if (lane == 2) return i32x4.shuffle(v, v, 2, 2, 2, 2);
+  return i32x4.shuffle(v, v, 3, 3, 3, 3);
+}
+
 /** acc + a·b, fused where the host allows it (relaxed SIMD may or may not round once). */
 // @ts-ignore: decorator
 @inline function multiplyAdd(a: v128, b: v128, acc: v128): v128 {
@@ -118,16 +131,17 @@ function tile4x8Simd(
   for (let k = 0; k < K; k++) {
     const b0 = v128.load(b, 0);
     const b1 = v128.load(b, 16);
-    const a0 = v128.load32_splat(a, 0);
+    const column = v128.load(a);
+    const a0 = broadcastLane(column, 0);
     c00 = multiplyAdd(a0, b0, c00);
     c01 = multiplyAdd(a0, b1, c01);
-    const a1 = v128.load32_splat(a, 4);
+    const a1 = broadcastLane(column, 1);
     c10 = multiplyAdd(a1, b0, c10);
     c11 = multiplyAdd(a1, b1, c11);
-    const a2 = v128.load32_splat(a, 8);
+    const a2 = broadcastLane(column, 2);
     c20 = multiplyAdd(a2, b0, c20);
     c21 = multiplyAdd(a2, b1, c21);
-    const a3 = v128.load32_splat(a, 12);
+    const a3 = broadcastLane(column, 3);
     c30 = multiplyAdd(a3, b0, c30);
     c31 = multiplyAdd(a3, b1, c31);
     a += 16;
