@@ -141,7 +141,9 @@ export function conv2d(
 
 /**
  * The int8 convolution (see gemm-int8.ts). In `scratch`: the input quantised with its tensor's scale and zero
- * point, then its im2col (unless pointwise), then the columns packed for the GEMM.
+ * point (unless `inputQuantised`: it is such bytes already), then its im2col (unless pointwise), then the
+ * columns packed for the GEMM. The output is f32, or bytes quantised with `outputScale` and `outputZeroPoint`
+ * when outputScale > 0.
  *
  *   scratch: │ quantised input C×H×W │ quantised im2col K×N │ packed columns │
  */
@@ -149,15 +151,17 @@ export function conv2dInt8(
   input: usize, C: i32, H: i32, W: i32,
   packedWeights: usize, weightScales: usize, rowSums: usize, bias: usize, M: i32, KH: i32, KW: i32, SH: i32, SW: i32,
   padTop: i32, padLeft: i32, padBottom: i32, padRight: i32, activationScale: f32, zeroPoint: i32,
-  relu: bool, output: usize, scratch: usize,
+  relu: bool, output: usize, scratch: usize, inputQuantised: bool, outputScale: f32, outputZeroPoint: i32,
 ): void {
   const N = outputExtent(H, KH, SH, padTop, padBottom) * outputExtent(W, KW, SW, padLeft, padRight);
   const K = C * KH * KW;
-  const quantised = scratch;
-  quantiseActivations(input, C * H * W, 1 / activationScale, zeroPoint, quantised);
-  const unfolded = quantised + im2colBytes<u8>(C, H * W, true);
+  if (!inputQuantised) quantiseActivations(input, C * H * W, 1 / activationScale, zeroPoint, scratch);
+  const quantised = inputQuantised ? input : scratch;
+  const unfolded = scratch + im2colBytes<u8>(C, H * W, true);
   const columns = columnsOf<u8>(quantised, C, H, W, KH, KW, SH, SW, padTop, padLeft, padBottom, padRight, unfolded, <u8>zeroPoint);
   const packed = unfolded + im2colBytes<u8>(K, N, columns != quantised);
   packQuantisedColumns(columns, N, K, N, zeroPoint, packed);
-  gemmInt8(packedWeights, packed, output, N, M, N, K, activationScale, zeroPoint, weightScales, rowSums, bias, relu);
+  const outputInverseScale: f32 = outputScale > 0 ? 1 / outputScale : 0;
+  gemmInt8(packedWeights, packed, output, N, M, N, K, activationScale, zeroPoint, weightScales, rowSums, bias, relu,
+    outputInverseScale, outputZeroPoint);
 }

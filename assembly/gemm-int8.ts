@@ -151,13 +151,17 @@ export function packQuantisedColumns(src: usize, rowStride: i32, K: i32, N: i32,
 }
 
 /**
- * C[M × N] (f32, row stride ldc) from packed int8 weights and activations; `activationScale`/`zeroPoint`
- * describe the activations, `weightScales`/`rowSums`/`bias` (padded to whole panels) the weights.
+ * C[M × N] (row stride ldc values) from packed int8 weights and activations; `activationScale`/`zeroPoint`
+ * describe the activations, `weightScales`/`rowSums`/`bias` (padded to whole panels) the weights. C is f32, or
+ * with `outputInverseScale` > 0 quantised bytes: quantise(value, outputInverseScale, outputZeroPoint) of the
+ * same f32 value, so that a layer feeding int8 layers hands them bytes.
  */
 export function gemmInt8(
   packedA: usize, packedB: usize, C: usize, ldc: i32, M: i32, N: i32, K: i32,
   activationScale: f32, zeroPoint: i32, weightScales: usize, rowSums: usize, bias: usize, relu: bool,
+  outputInverseScale: f32, outputZeroPoint: i32,
 ): void {
+  const outputZero = <f32>outputZeroPoint;
   const groups = groupsOf(K);
   const panels = (M + GEMM_MR - 1) / GEMM_MR;
   const panelBytes = <usize>groups * GEMM_MR * 4;
@@ -170,10 +174,12 @@ export function gemmInt8(
       const a = packedA + <usize>p * panelBytes;
       const rowOffset = <usize>row0 << 2;
       const epilogue = loadEpilogue(activationScale, zeroPoint, weightScales + rowOffset, rowSums + rowOffset, bias + rowOffset);
-      const c = C + ((<usize>row0 * ldc + n0) << 2);
+      const valueBytes: usize = outputInverseScale > 0 ? 1 : 4;
+      const c = C + (<usize>row0 * ldc + n0) * valueBytes;
       const rows = min(GEMM_MR, M - row0);
-      if (ASC_FEATURE_SIMD) tile4x8Simd(a, b, groups, epilogue, relu, c, <usize>ldc << 2, rows, cols);
-      else tile4x8Scalar(a, b, groups, epilogue, relu, c, <usize>ldc << 2, rows, cols);
+      const ldcBytes = <usize>ldc * valueBytes;
+      if (ASC_FEATURE_SIMD) tile4x8Simd(a, b, groups, epilogue, relu, c, ldcBytes, rows, cols, outputInverseScale, outputZero);
+      else tile4x8Scalar(a, b, groups, epilogue, relu, c, ldcBytes, rows, cols, outputInverseScale, outputZero);
     }
   }
 }
@@ -210,9 +216,13 @@ function loadEpilogue(activationScale: f32, zeroPoint: i32, weightScales: usize,
   return relu ? largerOf4(value, f32x4.splat(0)) : value;
 }
 
-/** Accumulates a 4×8 tile in i32 and stores its rows×cols f32 outputs at c. */
+/**
+ * Accumulates a 4×8 tile in i32 and stores its rows×cols outputs at c: f32, or bytes quantised with
+ * outputInverseScale and outputZero when outputInverseScale > 0.
+ */
 function tile4x8Simd(
   a: usize, b: usize, groups: i32, epilogue: usize, relu: bool, c: usize, ldcBytes: usize, rows: i32, cols: i32,
+  outputInverseScale: f32, outputZero: f32,
 ): void {
   let c00 = i32x4.splat(0), c01 = i32x4.splat(0);
   let c10 = i32x4.splat(0), c11 = i32x4.splat(0);
@@ -237,29 +247,57 @@ function tile4x8Simd(
     a += GEMM_MR * 4;
     b += GEMM_NR * 4;
   }
-  // A full tile goes straight to C; an edge tile is spilled and its valid part copied.
+  // A full tile goes straight to C; an edge tile is spilled as f32 and its valid part stored.
   const full = rows == GEMM_MR && cols == GEMM_NR;
+  const quantised = full && outputInverseScale > 0;
   const out = full ? c : tileScratch;
   const outStride = full ? ldcBytes : GEMM_NR * 4;
-  storeRow(out, c00, c01, epilogue, relu);
-  storeRow(out + outStride, c10, c11, epilogue + 4, relu);
-  storeRow(out + 2 * outStride, c20, c21, epilogue + 8, relu);
-  storeRow(out + 3 * outStride, c30, c31, epilogue + 12, relu);
-  if (!full) storeTilePart(c, ldcBytes, rows, cols);
+  storeRow(out, c00, c01, epilogue, relu, quantised, outputInverseScale, outputZero);
+  storeRow(out + outStride, c10, c11, epilogue + 4, relu, quantised, outputInverseScale, outputZero);
+  storeRow(out + 2 * outStride, c20, c21, epilogue + 8, relu, quantised, outputInverseScale, outputZero);
+  storeRow(out + 3 * outStride, c30, c31, epilogue + 12, relu, quantised, outputInverseScale, outputZero);
+  if (!full) storeSpilledTile(c, ldcBytes, rows, cols, outputInverseScale, outputZero);
 }
 
-/** Requantises one tile row; `epilogue` points at the row's slot of epilogueConstants. */
+/**
+ * Requantises one tile row to f32, or on to quantised bytes; `epilogue` points at the row's slot of
+ * epilogueConstants.
+ */
 // @ts-ignore: decorator
-@inline function storeRow(row: usize, left: v128, right: v128, epilogue: usize, relu: bool): void {
+@inline function storeRow(
+  row: usize, left: v128, right: v128, epilogue: usize, relu: bool, quantised: bool, outputInverseScale: f32, outputZero: f32,
+): void {
   const scale = v128.load32_splat(epilogue);
   const correction = v128.load32_splat(epilogue, GEMM_MR * 4);
   const bias = v128.load32_splat(epilogue, GEMM_MR * 8);
-  v128.store(row, requantise(left, correction, scale, bias, relu));
-  v128.store(row, requantise(right, correction, scale, bias, relu), 16);
+  const low = requantise(left, correction, scale, bias, relu), high = requantise(right, correction, scale, bias, relu);
+  if (!quantised) {
+    v128.store(row, low);
+    v128.store(row, high, 16);
+    return;
+  }
+  const inverse = f32x4.splat(outputInverseScale), zeros = f32x4.splat(outputZero);
+  const words = i16x8.narrow_i32x4_s(quantise4(low, inverse, zeros), quantise4(high, inverse, zeros));
+  v128.store64_lane(row, i8x16.narrow_i16x8_u(words, words), 0);
+}
+
+/** Stores the top-left rows×cols of the f32 tile spilled to tileScratch, as f32 or as quantised bytes. */
+function storeSpilledTile(c: usize, ldcBytes: usize, rows: i32, cols: i32, outputInverseScale: f32, outputZero: f32): void {
+  if (outputInverseScale <= 0) {
+    storeTilePart(c, ldcBytes, rows, cols);
+    return;
+  }
+  for (let r = 0; r < rows; r++) {
+    for (let j = 0; j < cols; j++) {
+      const value = load<f32>(tileScratch + (<usize>(r * GEMM_NR + j) << 2));
+      store<u8>(c + <usize>r * ldcBytes + <usize>j, quantise(value, outputInverseScale, outputZero));
+    }
+  }
 }
 
 function tile4x8Scalar(
   a: usize, b: usize, groups: i32, epilogue: usize, relu: bool, c: usize, ldcBytes: usize, rows: i32, cols: i32,
+  outputInverseScale: f32, outputZero: f32,
 ): void {
   const t = tileScratch;
   memory.fill(t, 0, GEMM_MR * GEMM_NR * 4);
@@ -286,5 +324,5 @@ function tile4x8Scalar(
       store<f32>(slot, relu ? largerOf(value, 0) : value);
     }
   }
-  storeTilePart(c, ldcBytes, rows, cols);
+  storeSpilledTile(c, ldcBytes, rows, cols, outputInverseScale, outputZero);
 }

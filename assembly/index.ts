@@ -3,9 +3,9 @@
 
 export { GEMM_MR, GEMM_NR, packGemmWeights } from './gemm';
 export { conv2d, conv2dInt8, convScratchBytes } from './conv';
-export { maxPool2d, maxPoolScratchBytes, averagePool2d, globalAveragePool } from './pool';
+export { maxPool2d, maxPool2dQuantised, maxPoolScratchBytes, averagePool2d, globalAveragePool } from './pool';
 export { dense, lrn, softmax, relu } from './dense';
-export { int8WeightBytes, packInt8Weights, activationRange } from './gemm-int8';
+export { int8WeightBytes, packInt8Weights, activationRange, quantiseActivations } from './gemm-int8';
 export { probeInt8Dot } from './probe';
 
 /** First byte the runtime may use; everything below holds this module's static data. */

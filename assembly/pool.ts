@@ -3,9 +3,9 @@
 
 import { largerOf, largerOf4 } from './lanes';
 
-/** Scratch maxPool2d needs: one row of column maxima, plus slack for the vector loop's reads past its end. */
+/** Scratch maxPool2d needs: one row of column maxima, plus slack for the vector loops' reads and writes past it. */
 export function maxPoolScratchBytes(W: i32): usize {
-  return <usize>(W + 8) << 2;
+  return <usize>(W + 16) << 2;
 }
 
 /**
@@ -21,6 +21,27 @@ export function maxPool2d(
   input: usize, C: i32, H: i32, W: i32, KH: i32, KW: i32, SH: i32, SW: i32,
   padTop: i32, padLeft: i32, OH: i32, OW: i32, output: usize, scratch: usize,
 ): void {
+  maxPool<f32>(input, C, H, W, KH, KW, SH, SW, padTop, padLeft, OH, OW, output, scratch);
+}
+
+/**
+ * maxPool2d on quantised bytes (the int8 path): quantisation is monotonic, so the maximum of the bytes is the
+ * quantised maximum, and sixteen lanes go through each vector operation instead of four.
+ */
+export function maxPool2dQuantised(
+  input: usize, C: i32, H: i32, W: i32, KH: i32, KW: i32, SH: i32, SW: i32,
+  padTop: i32, padLeft: i32, OH: i32, OW: i32, output: usize, scratch: usize,
+): void {
+  maxPool<u8>(input, C, H, W, KH, KW, SH, SW, padTop, padLeft, OH, OW, output, scratch);
+}
+
+// @ts-ignore: decorator
+@inline function maxPool<T>(
+  input: usize, C: i32, H: i32, W: i32, KH: i32, KW: i32, SH: i32, SW: i32,
+  padTop: i32, padLeft: i32, OH: i32, OW: i32, output: usize, scratch: usize,
+): void {
+  const size = sizeof<T>();
+  const lanes = 16 / <i32>size;
   const columnMaxima = scratch;
   // Output columns whose window lies fully inside the row: [interiorBegin, interiorEnd).
   const interiorBegin = min(OW, (padLeft + SW - 1) / SW);
@@ -28,65 +49,93 @@ export function maxPool2d(
   const vectorised = ASC_FEATURE_SIMD && (SW == 1 || SW == 2);
   let dst = output;
   for (let c = 0; c < C; c++) {
-    const plane = input + (<usize>(c * H * W) << 2);
+    const plane = input + <usize>(c * H * W) * size;
     for (let oy = 0; oy < OH; oy++) {
       const y0 = oy * SH - padTop;
-      maximaOverRows(plane + (<usize>(max(y0, 0) * W) << 2), W, min(y0 + KH, H) - max(y0, 0), columnMaxima);
+      maximaOverRows<T>(plane + <usize>(max(y0, 0) * W) * size, W, min(y0 + KH, H) - max(y0, 0), columnMaxima);
       let ox = 0;
       if (vectorised) {
-        for (; ox < interiorBegin; ox++) store<f32>(dst + (<usize>ox << 2), maxOverColumns(columnMaxima, W, ox * SW - padLeft, KW));
-        for (; ox + 4 <= interiorEnd; ox += 4) {
-          const window = columnMaxima + (<usize>(ox * SW - padLeft) << 2);
-          v128.store(dst + (<usize>ox << 2), maxOfFourWindows(window, KW, SW));
+        for (; ox < interiorBegin; ox++) store<T>(dst + <usize>ox * size, maxOverColumns<T>(columnMaxima, W, ox * SW - padLeft, KW));
+        for (; ox + lanes <= interiorEnd; ox += lanes) {
+          const window = columnMaxima + <usize>(ox * SW - padLeft) * size;
+          v128.store(dst + <usize>ox * size, maxOfWindows<T>(window, KW, SW));
         }
       }
-      for (; ox < OW; ox++) store<f32>(dst + (<usize>ox << 2), maxOverColumns(columnMaxima, W, ox * SW - padLeft, KW));
-      dst += <usize>OW << 2;
+      for (; ox < OW; ox++) store<T>(dst + <usize>ox * size, maxOverColumns<T>(columnMaxima, W, ox * SW - padLeft, KW));
+      dst += <usize>OW * size;
     }
   }
 }
 
-/** maxima[x] = max over `rows` consecutive rows from `first` (−∞ if none: a window wholly in the padding). */
+/** The identity of max for T: −∞, or 0 for bytes. */
 // @ts-ignore: decorator
-@inline function maximaOverRows(first: usize, W: i32, rows: i32, maxima: usize): void {
+@inline function lowest<T>(): T {
+  return sizeof<T>() == 1 ? <T>0 : <T>-Infinity;
+}
+
+// @ts-ignore: decorator
+@inline function larger<T>(a: T, b: T): T {
+  if (sizeof<T>() == 1) return max<T>(a, b);
+  return <T>largerOf(<f32>a, <f32>b);
+}
+
+// @ts-ignore: decorator
+@inline function largerLanes<T>(a: v128, b: v128): v128 {
+  return sizeof<T>() == 1 ? i8x16.max_u(a, b) : largerOf4(a, b);
+}
+
+/**
+ * maxima[x] = max over `rows` consecutive rows from `first` (lowest<T>() if none: a window wholly in the
+ * padding). The SIMD build covers the row's end with a whole vector too: it reads past the row (into the next
+ * one, or the slack after the input) and writes past W into the maxima's slack, values nobody reads.
+ */
+// @ts-ignore: decorator
+@inline function maximaOverRows<T>(first: usize, W: i32, rows: i32, maxima: usize): void {
+  const size = sizeof<T>();
   let x = 0;
   if (ASC_FEATURE_SIMD) {
-    for (; x + 4 <= W; x += 4) {
-      const at = <usize>x << 2;
-      let best = f32x4.splat(-Infinity);
-      for (let y = 0; y < rows; y++) best = largerOf4(best, v128.load(first + (<usize>(y * W) << 2) + at));
+    for (; x < W; x += 16 / <i32>size) {
+      const at = <usize>x * size;
+      let best = sizeof<T>() == 1 ? i8x16.splat(0) : f32x4.splat(-Infinity);
+      for (let y = 0; y < rows; y++) best = largerLanes<T>(best, v128.load(first + <usize>(y * W) * size + at));
       v128.store(maxima + at, best);
     }
   }
   for (; x < W; x++) {
-    const at = <usize>x << 2;
-    let best = -Infinity as f32;
-    for (let y = 0; y < rows; y++) best = largerOf(best, load<f32>(first + (<usize>(y * W) << 2) + at));
-    store<f32>(maxima + at, best);
+    const at = <usize>x * size;
+    let best = lowest<T>();
+    for (let y = 0; y < rows; y++) best = larger<T>(best, load<T>(first + <usize>(y * W) * size + at));
+    store<T>(maxima + at, best);
   }
 }
 
 /** Maximum of maxima[x0 .. x0 + KW) clipped to [0, W). */
 // @ts-ignore: decorator
-@inline function maxOverColumns(maxima: usize, W: i32, x0: i32, KW: i32): f32 {
-  let best = -Infinity as f32;
-  for (let x = max(x0, 0), xEnd = min(x0 + KW, W); x < xEnd; x++) best = largerOf(best, load<f32>(maxima + (<usize>x << 2)));
+@inline function maxOverColumns<T>(maxima: usize, W: i32, x0: i32, KW: i32): T {
+  let best = lowest<T>();
+  for (let x = max(x0, 0), xEnd = min(x0 + KW, W); x < xEnd; x++) best = larger<T>(best, load<T>(maxima + <usize>x * sizeof<T>()));
   return best;
 }
 
 /**
- * Maxima of four neighbouring windows that lie fully inside the row, `window` pointing at the first one's
- * leftmost value. With stride 2, tap kx of the four windows is every other float from window + kx:
+ * Maxima of one vector's worth of neighbouring windows (four floats or sixteen bytes) that lie fully inside
+ * the row, `window` pointing at the first one's leftmost value. With stride 2, tap kx of the windows is every
+ * other value from window + kx:
  *
- *   load window+kx:  [x0 x1 x2 x3] [x4 x5 x6 x7]  →  shuffle even lanes  →  [x0 x2 x4 x6]
+ *   load window+kx:  [x0 x1 x2 x3] [x4 x5 x6 x7]  →  shuffle even lanes  →  [x0 x2 x4 x6]   (bytes alike)
  */
 // @ts-ignore: decorator
-@inline function maxOfFourWindows(window: usize, KW: i32, SW: i32): v128 {
-  let best = f32x4.splat(-Infinity);
+@inline function maxOfWindows<T>(window: usize, KW: i32, SW: i32): v128 {
+  let best = sizeof<T>() == 1 ? i8x16.splat(0) : f32x4.splat(-Infinity);
   for (let kx = 0; kx < KW; kx++) {
-    const at = window + (<usize>kx << 2);
-    const taps = SW == 1 ? v128.load(at) : v128.shuffle<f32>(v128.load(at), v128.load(at, 16), 0, 2, 4, 6);
-    best = largerOf4(best, taps);
+    const at = window + <usize>kx * sizeof<T>();
+    let taps = v128.load(at);
+    if (SW == 2) {
+      taps = sizeof<T>() == 1
+        ? v128.shuffle<u8>(taps, v128.load(at, 16), 0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30)
+        : v128.shuffle<f32>(taps, v128.load(at, 16), 0, 2, 4, 6);
+    }
+    best = largerLanes<T>(best, taps);
   }
   return best;
 }

@@ -57,10 +57,28 @@ describe('conv2dInt8', () => {
         const values = kernels.alloc(Math.ceil(weights.length / 4));
         new Int8Array(k.memory.buffer).set(quantized.values, values);
         k.packInt8Weights(values, packed, M, K, sums);
-        const output = kernels.alloc(M * N);
-        k.conv2dInt8(kernels.alloc(input.length, input), C, H, W, packed, scales, sums, kernels.alloc(bias.length, bias), M,
-          KH, KW, SH, SW, ...pads, activationScale, activationZeroPoint, 1, output, scratch);
-        outputs.push(kernels.read(output, M * N));
+        const output = kernels.alloc(M * N), inputAt = kernels.alloc(input.length, input), biasAt = kernels.alloc(bias.length, bias);
+        const conv = (from: number, inputQuantised: number, to: number, outputScale: number, outputZeroPoint: number) =>
+          k.conv2dInt8(from, C, H, W, packed, scales, sums, biasAt, M, KH, KW, SH, SW, ...pads, activationScale,
+            activationZeroPoint, 1, to, scratch, inputQuantised, outputScale, outputZeroPoint);
+        conv(inputAt, 0, output, 0, 0);
+        const result = kernels.read(output, M * N);
+        outputs.push(result);
+
+        // Bytes in, as a layer stored quantised hands them over: the same result.
+        const quantisedInput = kernels.alloc(input.length);
+        k.quantiseActivations(inputAt, input.length, 1 / activationScale, activationZeroPoint, quantisedInput);
+        conv(quantisedInput, 1, output, 0, 0);
+        expect(sameBits(kernels.read(output, M * N), result), `${variant}: quantised input`).toBe(true);
+
+        // Bytes out: exactly the f32 result quantised.
+        const outputScale = Math.fround(Math.max(...result) / 255), outputZeroPoint = 0;
+        const bytes = kernels.alloc(M * N), expectedBytes = kernels.alloc(M * N);
+        conv(inputAt, 0, bytes, outputScale, outputZeroPoint);
+        k.quantiseActivations(output, M * N, Math.fround(1 / outputScale), outputZeroPoint, expectedBytes);
+        const bytesAt = (at: number) => [...new Uint8Array(k.memory.buffer, at, M * N)];
+        expect(bytesAt(bytes), `${variant}: quantised output`).toEqual(bytesAt(expectedBytes));
+        expect(new Set(bytesAt(bytes)).size).toBeGreaterThan(20);
       }
       expect(sameBits(outputs[1], outputs[0]), `simd vs scalar, scale ${activationScale}`).toBe(true);
       expect(sameBits(outputs[2], outputs[0]), `relaxed-simd vs scalar, scale ${activationScale}`).toBe(true);
@@ -169,6 +187,11 @@ describe.each(Object.entries(GOOGLENET_FIXTURES))('%s GoogLeNet in int8', (_layo
     const dynamic = await int8Model(graph, 'simd');
     const activationRanges = await collectActivationRanges(graph, inputs.map((data) => [{ data, dims }]), { variant: 'simd' });
     const calibrated = new Model(graph, await unverifiedKernels('simd'), { precision: 'int8', activationRanges });
+    expect(dynamic.info.quantisedTensors).toBe(0);
+    expect(calibrated.info.quantisedTensors).toBeGreaterThan(20); // the int8 layers hand each other bytes
+    const bytesModels = await Promise.all(KERNEL_VARIANTS.map(async (variant) => new Model(graph, await unverifiedKernels(variant), { precision: 'int8', activationRanges })));
+    const [first, ...others] = bytesModels.map((model) => model.run(inputs[0], dims).data);
+    for (const logits of others) expect(sameBits(logits, first), 'calibrated: same bits in every build').toBe(true);
     const peerError = centredError(peerLogits, reference);
     for (const [name, model, bound] of [['dynamic', dynamic, 1], ['calibrated', calibrated, 1.2]] as const) {
       const logits = inputs.map((input) => model.run(input, dims).data);

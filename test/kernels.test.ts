@@ -34,6 +34,8 @@ const POOL_CASES: PoolCase[] = [
   { C: 2, H: 12, W: 29, KH: 3, KW: 3, SH: 2, SW: 2, pads: [0, 0, 1, 1], OH: 6, OW: 14 }, // several SIMD groups + tail
   { C: 2, H: 6, W: 23, KH: 3, KW: 3, SH: 1, SW: 1, pads: [1, 1, 1, 1], OH: 6, OW: 23 },
   { C: 1, H: 9, W: 20, KH: 2, KW: 4, SH: 3, SW: 3, pads: [1, 2, 0, 1], OH: 3, OW: 7 }, // stride 3: scalar path
+  { C: 2, H: 5, W: 40, KH: 3, KW: 3, SH: 1, SW: 1, pads: [1, 1, 1, 1], OH: 5, OW: 40 }, // 16-byte groups on bytes
+  { C: 2, H: 9, W: 75, KH: 3, KW: 3, SH: 2, SW: 2, pads: [0, 0, 1, 1], OH: 4, OW: 38 },
 ];
 
 describe.each(VARIANTS)('%s build', (variant) => {
@@ -85,6 +87,14 @@ describe.each(VARIANTS)('%s build', (variant) => {
     const rowScratch = kernels.alloc(kernels.exports.maxPoolScratchBytes(W) / 4);
     kernels.exports.maxPool2d(inputAt, C, H, W, KH, KW, SH, SW, pads[0], pads[1], OH, OW, outputAt, rowScratch);
     expect(kernels.read(outputAt, C * OH * OW)).toEqual(Float32Array.from(referencePool(spec, input, 'max'))); // max is exact
+    // On quantised bytes: exactly the quantised f32 maxima (quantisation is monotonic).
+    const [inverseScale, zeroPoint] = [Math.fround(255 / 4), 128];
+    const inputBytes = kernels.alloc(input.length), outputBytes = kernels.alloc(C * OH * OW), expectedBytes = kernels.alloc(C * OH * OW);
+    kernels.exports.quantiseActivations(inputAt, input.length, inverseScale, zeroPoint, inputBytes);
+    kernels.exports.maxPool2dQuantised(inputBytes, C, H, W, KH, KW, SH, SW, pads[0], pads[1], OH, OW, outputBytes, rowScratch);
+    kernels.exports.quantiseActivations(outputAt, C * OH * OW, inverseScale, zeroPoint, expectedBytes);
+    const bytesAt = (at: number) => [...new Uint8Array(kernels.exports.memory.buffer, at, C * OH * OW)];
+    expect(bytesAt(outputBytes)).toEqual(bytesAt(expectedBytes));
     for (const includePad of [false, true]) {
       kernels.exports.averagePool2d(inputAt, C, H, W, KH, KW, SH, SW, ...pads, +includePad, OH, OW, outputAt);
       const expected = referencePool(spec, input, 'average', includePad);

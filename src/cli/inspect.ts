@@ -30,7 +30,7 @@ export function formatInspect(info: ModelInfo): string {
     `scratch:       ${formatBytes(info.scratchBytes)}`,
     `wasm memory:   ${formatBytes(info.memoryBytes)}`,
     `kernel build:  ${info.variant}`,
-    `precision:     ${info.precision}`,
+    `precision:     ${info.precision}${info.quantisedTensors ? `, ${info.quantisedTensors} activation tensors kept as 8-bit (calibrated)` : ''}`,
   ].join('\n');
 }
 

@@ -39,8 +39,15 @@ interface View {
   byteOffset: number;
 }
 
-export function planMemory(graph: Graph, shapes: Map<string, number[]>): MemoryPlan {
-  const views = findViews(graph, shapes);
+/**
+ * `valueBytes`: bytes per value of a tensor (4 for f32, the default; 1 for the int8 path's quantised tensors).
+ * A Concat's inputs must have its output's size of value.
+ */
+export function planMemory(
+  graph: Graph, shapes: Map<string, number[]>, valueBytes: (tensor: string) => number = () => 4,
+): MemoryPlan {
+  const bytesOf = (name: string) => elementCount(shapes.get(name)!) * valueBytes(name);
+  const views = findViews(graph, bytesOf);
   const rootOf = (name: string): { root: string; byteOffset: number } => {
     let byteOffset = 0;
     for (let view = views.get(name); view; view = views.get(name)) {
@@ -51,12 +58,12 @@ export function planMemory(graph: Graph, shapes: Map<string, number[]>): MemoryP
   };
 
   const lifetimes = rootLifetimes(graph, rootOf);
-  const rootOffsets = assignOffsets(lifetimes, (root) => elementCount(shapes.get(root)!) * 4);
+  const rootOffsets = assignOffsets(lifetimes, bytesOf);
 
   const tensors = new Map<string, TensorPlacement>();
-  for (const [name, dims] of shapes) {
+  for (const name of shapes.keys()) {
     const { root, byteOffset } = rootOf(name);
-    tensors.set(name, { offset: rootOffsets.offsets.get(root)! + byteOffset, bytes: elementCount(dims) * 4 });
+    tensors.set(name, { offset: rootOffsets.offsets.get(root)! + byteOffset, bytes: bytesOf(name) });
   }
   const concatCopies = new Map<string, ConcatCopy[]>();
   for (const node of graph.nodes) {
@@ -65,7 +72,7 @@ export function planMemory(graph: Graph, shapes: Map<string, number[]>): MemoryP
     let byteOffset = 0;
     for (const input of node.inputs) {
       if (views.get(input)?.parent !== node.output) copies.push({ input, byteOffset });
-      byteOffset += elementCount(shapes.get(input)!) * 4;
+      byteOffset += bytesOf(input);
     }
     concatCopies.set(node.output, copies);
   }
@@ -73,25 +80,38 @@ export function planMemory(graph: Graph, shapes: Map<string, number[]>): MemoryP
 }
 
 /** Reshape outputs view their input; eligible Concat inputs view their slice of the output. */
-function findViews(graph: Graph, shapes: Map<string, number[]>): Map<string, View> {
+function findViews(graph: Graph, bytesOf: (tensor: string) => number): Map<string, View> {
   const views = new Map<string, View>();
-  const graphInputs = new Set(graph.inputs.map((input) => input.name));
-  const concatUses = new Map<string, number>();
-  for (const node of graph.nodes) {
-    if (node.op === 'Concat') for (const input of node.inputs) concatUses.set(input, (concatUses.get(input) ?? 0) + 1);
-  }
+  const inSlice = concatSlices(graph);
   for (const node of graph.nodes) {
     if (node.op === 'Reshape') views.set(node.output, { parent: node.inputs[0], byteOffset: 0 });
     if (node.op !== 'Concat') continue;
     let byteOffset = 0;
     for (const input of node.inputs) {
-      // A graph input, a view already, or a tensor concatenated twice cannot also live in this slice.
-      const placeable = !graphInputs.has(input) && !views.has(input) && concatUses.get(input) === 1;
-      if (placeable) views.set(input, { parent: node.output, byteOffset });
-      byteOffset += elementCount(shapes.get(input)!) * 4;
+      if (inSlice.get(input) === node.output) views.set(input, { parent: node.output, byteOffset });
+      byteOffset += bytesOf(input);
     }
   }
   return views;
+}
+
+/**
+ * The Concat inputs that live in their slice of the Concat output, mapped to that output. A graph input, a
+ * Reshape output (a view already), or a tensor concatenated twice cannot.
+ */
+export function concatSlices(graph: Graph): Map<string, string> {
+  const notPlaceable = new Set(graph.inputs.map((input) => input.name));
+  const concatUses = new Map<string, number>();
+  for (const node of graph.nodes) {
+    if (node.op === 'Reshape') notPlaceable.add(node.output);
+    if (node.op === 'Concat') for (const input of node.inputs) concatUses.set(input, (concatUses.get(input) ?? 0) + 1);
+  }
+  const slices = new Map<string, string>();
+  for (const node of graph.nodes) {
+    if (node.op !== 'Concat') continue;
+    for (const input of node.inputs) if (!notPlaceable.has(input) && concatUses.get(input) === 1) slices.set(input, node.output);
+  }
+  return slices;
 }
 
 interface Lifetime {

@@ -32,6 +32,10 @@ export interface KernelExports {
     input: Ptr, C: number, H: number, W: number, KH: number, KW: number, SH: number, SW: number,
     padTop: number, padLeft: number, OH: number, OW: number, output: Ptr, scratch: Ptr,
   ): void;
+  maxPool2dQuantised(
+    input: Ptr, C: number, H: number, W: number, KH: number, KW: number, SH: number, SW: number,
+    padTop: number, padLeft: number, OH: number, OW: number, output: Ptr, scratch: Ptr,
+  ): void;
   maxPoolScratchBytes(W: number): number;
   averagePool2d(
     input: Ptr, C: number, H: number, W: number, KH: number, KW: number, SH: number, SW: number,
@@ -46,6 +50,7 @@ export interface KernelExports {
   int8WeightBytes(M: number, K: number): number;
   packInt8Weights(src: Ptr, dst: Ptr, M: number, K: number, rowSums: Ptr): void;
   activationRange(x: Ptr, n: number, out: Ptr): void;
+  quantiseActivations(src: Ptr, n: number, inverseScale: number, zeroPoint: number, dst: Ptr): void;
   convScratchBytes(
     C: number, H: number, W: number, KH: number, KW: number, SH: number, SW: number,
     padTop: number, padLeft: number, padBottom: number, padRight: number, int8: number,
@@ -55,6 +60,7 @@ export interface KernelExports {
     packedWeights: Ptr, weightScales: Ptr, rowSums: Ptr, bias: Ptr, M: number, KH: number, KW: number, SH: number, SW: number,
     padTop: number, padLeft: number, padBottom: number, padRight: number,
     activationScale: number, zeroPoint: number, relu: number, output: Ptr, scratch: Ptr,
+    inputQuantised: number, outputScale: number, outputZeroPoint: number,
   ): void;
   probeInt8Dot(): number;
 }

@@ -6,9 +6,11 @@
  * run() copies the input into the arena, replays the calls and copies the outputs out; nothing is allocated
  * inside the wasm memory per inference.
  *
- * With precision 'int8', convolutions run on int8 weights (quantised per output channel at load) and 8-bit
- * activations quantised per tensor — from the tensor's range measured in each inference, or from calibrated
- * ranges — while activations between layers, pooling and the classifier stay f32.
+ * With precision 'int8', convolutions run on int8 weights (quantised per output channel) and 8-bit activations
+ * quantised per tensor — from the tensor's range measured in each inference, or from calibrated ranges. With
+ * calibrated ranges, the tensors between int8 layers stay 8-bit (quantised-tensors.ts): convolutions write bytes,
+ * max pooling and concatenation work on them; otherwise activations between layers, pooling and the classifier
+ * stay f32.
  */
 
 import { InputError, ModelFormatError, GoogLeNetError } from '../errors.js';
@@ -18,6 +20,7 @@ import type { ConvNode, Graph, Node, QuantizedWeight, Weight } from '../graph/ir
 import { planMemory, alignUp, type MemoryPlan } from '../graph/plan.js';
 import { elementCount, inferShapes } from '../graph/shapes.js';
 import { classify, type ClassifyOptions, type ImageInput, type Prediction } from './classify.js';
+import { quantisedTensors } from './quantised-tensors.js';
 import type { Kernels, KernelVariant } from './kernels.js';
 
 /** GEMM tiles read up to a tile width past the end of a buffer (never stored); keep those reads in bounds. */
@@ -57,6 +60,8 @@ export interface ModelInfo {
   memoryBytes: number;
   variant: KernelVariant;
   precision: Precision;
+  /** Activation tensors the int8 path keeps as quantised bytes between layers (calibrated models only). */
+  quantisedTensors: number;
   layers: LayerInfo[];
 }
 
@@ -95,7 +100,9 @@ export class Model {
   ) {
     const { precision } = options;
     const shapes = inferShapes(graph);
-    const plan = planMemory(graph, shapes);
+    const activationRanges = options.activationRanges ?? {};
+    const quantised = precision === 'int8' ? quantisedTensors(graph, activationRanges) : new Map<string, string>();
+    const plan = planMemory(graph, shapes, (tensor) => (quantised.has(tensor) ? 1 : 4));
     const weights = new WeightLayout(graph, kernels, precision);
     const scratchBytes = Math.max(
       weights.largestRawBytes, ...graph.nodes.map((node) => layerScratchBytes(node, shapes, kernels, precision)),
@@ -113,7 +120,7 @@ export class Model {
     const tensorAt = (name: string) => arenaAt + plan.tensors.get(name)!.offset;
     const context: StepContext = {
       kernels, shapes, plan, tensorAt, weightAt: (name) => base + weights.offsetOf(name), scratchAt, precision,
-      activationRanges: options.activationRanges ?? {}, quantisations: new Map(),
+      activationRanges, quantisations: new Map(), quantised,
     };
     this.steps = graph.nodes.map((node) => compileStep(node, context));
     this.kernels = kernels;
@@ -122,6 +129,7 @@ export class Model {
     this.info = {
       ...describe(graph, shapes, plan),
       weightBytes: weights.bytes, scratchBytes, memoryBytes: memory.buffer.byteLength, variant: kernels.variant, precision,
+      quantisedTensors: quantised.size,
     };
   }
 
@@ -365,10 +373,27 @@ interface StepContext {
   precision: Precision;
   activationRanges: Record<string, [number, number]>;
   quantisations: Map<string, ActivationQuantisation>;
+  /** Tensors stored as quantised bytes, each with the tensor whose range quantises it (quantised-tensors.ts). */
+  quantised: Map<string, string>;
+}
+
+/**
+ * The quantisation of `tensor`. A tensor stored as bytes uses the calibrated range of its range tensor. An f32
+ * tensor uses its calibrated range, else the range the first int8 convolution to read it measures in each run
+ * (`measures`); the others reuse it.
+ */
+function quantisationOf(tensor: string, context: StepContext): { quantisation: ActivationQuantisation; measures: boolean } {
+  const { activationRanges, quantisations, quantised } = context;
+  const rangeTensor = quantised.get(tensor) ?? tensor;
+  const known = quantisations.get(rangeTensor);
+  if (known) return { quantisation: known, measures: false };
+  const quantisation = new ActivationQuantisation(activationRanges[rangeTensor]);
+  quantisations.set(rangeTensor, quantisation);
+  return { quantisation, measures: !activationRanges[rangeTensor] };
 }
 
 function compileInt8Conv(node: ConvNode, context: StepContext): Step {
-  const { kernels: { exports: k }, shapes, tensorAt, weightAt, scratchAt, activationRanges, quantisations } = context;
+  const { kernels: { exports: k }, shapes, tensorAt, weightAt, scratchAt, quantised } = context;
   const [inputName] = node.inputs;
   const input = tensorAt(inputName), output = tensorAt(node.output);
   const [, C, H, W] = shapes.get(inputName)!;
@@ -377,15 +402,10 @@ function compileInt8Conv(node: ConvNode, context: StepContext): Step {
   const relu = +node.relu;
   const packed = weightAt(node.weight), bias = weightAt(biasKey(node));
   const scales = weightAt(scalesKey(node)), rowSums = weightAt(rowSumsKey(node));
-
-  // The first convolution to read a tensor measures its range (unless calibrated); the others reuse it.
-  let quantisation = quantisations.get(inputName);
-  const measures = !quantisation && !activationRanges[inputName];
-  if (!quantisation) {
-    quantisation = new ActivationQuantisation(activationRanges[inputName]);
-    quantisations.set(inputName, quantisation);
-  }
-  const q = quantisation;
+  const { quantisation: q, measures } = quantisationOf(inputName, context);
+  const inputQuantised = +quantised.has(inputName);
+  // An output stored as bytes is quantised by the epilogue (scale 0: f32 output).
+  const out = quantised.has(node.output) ? quantisationOf(node.output, context).quantisation : { scale: 0, zeroPoint: 0 };
   return () => {
     if (measures) {
       k.activationRange(input, C * H * W, scratchAt);
@@ -393,7 +413,7 @@ function compileInt8Conv(node: ConvNode, context: StepContext): Step {
       q.setRange(low, high);
     }
     k.conv2dInt8(input, C, H, W, packed, scales, rowSums, bias, M, KH, KW, SH, SW, top, left, bottom, right,
-      q.scale, q.zeroPoint, relu, output, scratchAt);
+      q.scale, q.zeroPoint, relu, output, scratchAt, inputQuantised, out.scale, out.zeroPoint);
   };
 }
 
@@ -414,7 +434,8 @@ function compileStep(node: Node, context: StepContext): Step {
     }
     case 'MaxPool': {
       const [KH, KW] = node.kernel, [SH, SW] = node.stride, [top, left] = node.pads;
-      return () => k.maxPool2d(input, C, H, W, KH, KW, SH, SW, top, left, OH, OW, output, scratchAt);
+      const maxPool = context.quantised.has(node.output) ? k.maxPool2dQuantised : k.maxPool2d;
+      return () => maxPool(input, C, H, W, KH, KW, SH, SW, top, left, OH, OW, output, scratchAt);
     }
     case 'AveragePool': {
       const [KH, KW] = node.kernel, [SH, SW] = node.stride, [top, left, bottom, right] = node.pads;
