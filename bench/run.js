@@ -10,7 +10,8 @@ import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import { parseArgs } from 'node:util';
 import * as ortWeb from 'onnxruntime-web';
-import { KERNEL_VARIANTS, loadModel } from 'googlenet-wasm';
+import { KERNEL_VARIANTS, collectActivationRanges, encodeModelFile, loadModel } from 'googlenet-wasm';
+import { importOnnx } from '../dist/onnx/import.js';
 import { quantizeToQdq } from './qdq.js';
 
 const { values } = parseArgs({ options: { runs: { type: 'string' }, quick: { type: 'boolean' } } });
@@ -66,18 +67,28 @@ async function benchGraph({ title, file }) {
   // Calibration inputs for the peer's QDQ model, other than the timed one.
   const calibration = [1, 2, 3].map((seed) => seededInput(size + seed).subarray(seed));
   const peers = { f32: bytes, int8: await quantizeToQdq(bytes, calibration, dims) };
+  // Ours calibrated on the same inputs: a model file with activation ranges, as `googlenet convert --calibrate` writes.
+  const graph = importOnnx(bytes);
+  const activationRanges = await collectActivationRanges(graph, calibration.map((data) => [{ data, dims }]));
+  const calibrated = encodeModelFile(graph, { weights: 'int8', activationRanges });
+  const setups = [
+    { precision: 'f32', peer: 'f32', model: bytes },
+    { precision: 'int8', peer: 'int8', model: bytes },
+    { precision: 'int8 calibrated', peer: 'int8', model: calibrated },
+  ];
   const rows = [];
   let macs = 0;
   let reference;
-  for (const precision of ['f32', 'int8']) {
-    const session = await ortWeb.InferenceSession.create(peers[precision], { executionProviders: ['wasm'], graphOptimizationLevel: 'all' });
+  for (const setup of setups) {
+    const { precision } = setup;
+    const session = await ortWeb.InferenceSession.create(peers[setup.peer], { executionProviders: ['wasm'], graphOptimizationLevel: 'all' });
     const feeds = { [session.inputNames[0]]: new ortWeb.Tensor('float32', input, dims) };
     const peer = await measure(async () => (await session.run(feeds))[session.outputNames[0]].data);
     reference ??= peer.output;
     for (const variant of KERNEL_VARIANTS) {
       let model;
       try {
-        model = await loadModel(bytes, { variant, precision });
+        model = await loadModel(setup.model, { variant, precision: setup.peer });
       } catch (error) {
         rows.push({ precision, variant, note: error.message.replace(/^no usable kernel build \((.*)\)$/, '$1') });
         continue;
