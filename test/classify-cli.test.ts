@@ -1,11 +1,12 @@
 /** `googlenet classify` through the built CLI in a child process. */
 
-import { copyFileSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import jpeg from 'jpeg-js';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { CLASSIFY_HELP } from '../src/cli/classify.js';
+import { loadModel } from '../src/runtime/load.js';
 import { googlenet } from './support/cli.js';
 import { FASHION_MNIST_LABELS, seededBytes, seedModelFile } from './support/image-files.js';
 
@@ -105,4 +106,16 @@ describe('googlenet classify', () => {
     expect(results.map(({ predictions }) => predictions[0].label)).toEqual(['Ankle boot', 'Trouser']);
   });
 
+
+  it('decodes photos larger than the library default allows (a 2.9-megapixel 4:4:4 JPEG)', async () => {
+    const [width, height] = [1700, 1700];
+    const large = at('large.jpg');
+    // jpeg-js writes 4:4:4, which it decodes with about 36 bytes per pixel: ~100 MiB, over the 64 MiB default.
+    writeFileSync(large, jpeg.encode({ data: seededBytes(width * height * 4, 9), width, height }, 50).data);
+    const { code, stdout, stderr } = await googlenet('classify', large, '--model', model, '--top', '1', '--json');
+    expect({ code, stderr }).toEqual({ code: 0, stderr: '' });
+    expect(JSON.parse(stdout)[0].predictions).toHaveLength(1);
+    const library = await loadModel(seedModelFile(), { variant: 'simd' });
+    expect(() => library.classify(new Uint8Array(readFileSync(large)))).toThrow(/limits.maxMemoryBytes/);
+  });
 });

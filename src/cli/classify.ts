@@ -20,7 +20,8 @@ their input), and prints the K most probable classes of each: label, probability
   --variant V, --precision P   as for infer
 
 An image that cannot be read or decoded gets one line on stderr; the other images are still classified,
-and the exit code is 1.`;
+and the exit code is 1. Images may take up to 1 GiB to decode (photos of up to about 40 megapixels); the
+library's default, for servers and Workers, is 64 MiB.`;
 
 export const CLASSIFY_OPTIONS = {
   model: { type: 'string' },
@@ -31,6 +32,8 @@ export const CLASSIFY_OPTIONS = {
 } as const;
 
 const DEFAULT_TOP = 5;
+/** The command line decodes the user's own files on their machine, so it allows larger images than a server. */
+const CLI_IMAGE_LIMITS = { maxMemoryBytes: 2 ** 30 };
 const BAR_WIDTH = 20;
 
 export type ImageResult = { file: string; predictions: Prediction[] } | { file: string; error: string };
@@ -53,7 +56,7 @@ export async function classifyFiles(
       continue;
     }
     try {
-      results.push({ file, predictions: model.classify(bytes, { topK }) });
+      results.push({ file, predictions: model.classify(bytes, { topK, limits: CLI_IMAGE_LIMITS }) });
     } catch (error) {
       if (!(error instanceof ImageError)) throw error;
       results.push({ file, error: `${file}: ${error.message}` });
