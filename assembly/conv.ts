@@ -77,6 +77,8 @@ function im2col<T>(
             const row = plane + <usize>(iy * W + kx - padLeft) * size;
             if (SW == 1) {
               copyRun(dst + <usize>oxBegin * size, row + <usize>oxBegin * size, <usize>(oxEnd - oxBegin) * size);
+            } else if (SW == 2) {
+              copyEveryOther<T>(dst + <usize>oxBegin * size, row + <usize>(oxBegin * 2) * size, oxEnd - oxBegin);
             } else {
               for (let ox = oxBegin; ox < oxEnd; ox++) {
                 store<T>(dst + <usize>ox * size, load<T>(row + <usize>(ox * SW) * size));
@@ -105,6 +107,29 @@ function im2col<T>(
     return;
   }
   for (let i: usize = 0; i < bytes; i += 16) v128.store(dst + i, v128.load(src + i));
+}
+
+/**
+ * dst[i] = src[2i] for i < count; SIMD builds take eight bytes or four floats per step and, like copyRun, may
+ * write up to 15 bytes past the run and read up to 31 bytes past src[2·count].
+ *
+ *   load src, src+16:  [x0 x1 x2 x3] [x4 x5 x6 x7]  →  shuffle even lanes  →  [x0 x2 x4 x6]   (bytes alike)
+ */
+// @ts-ignore: decorator
+@inline function copyEveryOther<T>(dst: usize, src: usize, count: i32): void {
+  if (!ASC_FEATURE_SIMD) {
+    for (let i = 0; i < count; i++) store<T>(dst + <usize>i * sizeof<T>(), load<T>(src + <usize>(2 * i) * sizeof<T>()));
+  } else if (sizeof<T>() == 1) {
+    for (let i = 0; i < count; i += 8) {
+      const even = v128.shuffle<u8>(v128.load(src + (<usize>i << 1)), v128.load(src + (<usize>i << 1), 16), 0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+      v128.store64_lane(dst + <usize>i, even, 0);
+    }
+  } else {
+    for (let i = 0; i < count; i += 4) {
+      const at = src + (<usize>i << 3);
+      v128.store(dst + (<usize>i << 2), v128.shuffle<f32>(v128.load(at), v128.load(at, 16), 0, 2, 4, 6));
+    }
+  }
 }
 
 /**

@@ -32,6 +32,7 @@ describe('conv2dInt8', () => {
     { C: 16, H: 6, W: 6, M: 13, KH: 3, KW: 3, SH: 1, SW: 1, pads: [1, 1, 1, 1] },
     { C: 3, H: 15, W: 13, M: 8, KH: 7, KW: 7, SH: 2, SW: 2, pads: [3, 3, 3, 3] },
     { C: 5, H: 4, W: 9, M: 6, KH: 2, KW: 3, SH: 1, SW: 2, pads: [0, 2, 1, 0] },
+    { C: 2, H: 9, W: 45, M: 5, KH: 3, KW: 3, SH: 2, SW: 2, pads: [1, 1, 1, 1] }, // stride 2: several vector steps per run
   ];
 
   it.each(cases.map((spec, i) => [i, spec] as const))('case %i is bit-identical in every build and close to f32', async (i, spec) => {
