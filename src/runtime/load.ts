@@ -1,7 +1,6 @@
 import { GoogLeNetError, ModelFormatError } from '../errors.js';
 import { decodeModelFile, isModelFile, type ModelFileMetadata } from '../format/model-file.js';
 import type { Graph } from '../graph/ir.js';
-import { importOnnx } from '../onnx/import.js';
 import { readDefaultModel } from './default-model.js';
 import { loadKernels, type KernelOptions } from './kernels.js';
 import { checkModelBytes, checkModelGraph, resolveModelLimits, type ModelLimits } from './limits.js';
@@ -47,7 +46,7 @@ export async function loadModelWithMetadata(source?: ModelSource, options: LoadO
     throw new GoogLeNetError(`unknown precision "${precision}" (expected one of ${PRECISIONS.join(', ')})`);
   }
   const limits = resolveModelLimits(options.limits);
-  const { graph, metadata } = toGraph(await readSource(source, limits.maxModelBytes), limits);
+  const { graph, metadata } = await toGraph(await readSource(source, limits.maxModelBytes), limits);
   checkModelGraph(graph, limits);
   const kernels = await loadKernels(options);
   const resolved: Precision = precision === 'auto' ? (metadata?.weights === 'int8' ? 'int8' : 'f32') : precision;
@@ -66,11 +65,16 @@ async function readSource(source: ModelSource | undefined, maxBytes: number): Pr
   return source;
 }
 
-function toGraph(source: ResolvedSource, limits: Required<ModelLimits>): { graph: Graph; metadata?: ModelFileMetadata } {
+async function toGraph(source: ResolvedSource, limits: Required<ModelLimits>): Promise<{ graph: Graph; metadata?: ModelFileMetadata }> {
   const bytes = source instanceof ArrayBuffer ? new Uint8Array(source) : source;
   if (bytes instanceof Uint8Array) {
     checkModelBytes(bytes.byteLength, limits);
-    if (!isModelFile(bytes)) return { graph: importOnnx(bytes) };
+    if (!isModelFile(bytes)) {
+      // The ONNX importer (and protobufjs, half the package's JavaScript) loads only when an ONNX file comes:
+      // model files, the Workers' and web app's format, start without it.
+      const { importOnnx } = await import('../onnx/import.js');
+      return { graph: importOnnx(bytes) };
+    }
     const { graph, ...metadata } = decodeModelFile(bytes);
     return { graph, metadata };
   }
