@@ -4,9 +4,11 @@ import { readdir, readFile, writeFile } from 'node:fs/promises';
 
 const RUNTIME_ORDER = ['node', 'deno', 'bun'];
 const folder = new URL('results/', import.meta.url);
-const files = (await readdir(folder)).filter((name) => name.endsWith('.json'));
-const measured = (await Promise.all(files.map(async (name) => JSON.parse(await readFile(new URL(name, folder), 'utf8')))))
+const readAll = async (names) => (await Promise.all(names.map(async (name) => JSON.parse(await readFile(new URL(name, folder), 'utf8')))))
   .sort((a, b) => RUNTIME_ORDER.indexOf(a.runtime) - RUNTIME_ORDER.indexOf(b.runtime));
+const files = (await readdir(folder)).filter((name) => name.endsWith('.json'));
+const measured = await readAll(files.filter((name) => !name.startsWith('cold-')));
+const coldStarts = await readAll(files.filter((name) => name.startsWith('cold-')));
 if (measured.length === 0) throw new Error('no measurements in bench/results/: run bench/run.js first');
 
 const runtimeName = ({ runtime, version, flags }) => `${runtime} ${version}${flags.length ? ` (${flags.join(' ')})` : ''}`;
@@ -36,6 +38,21 @@ for (const [index, { title, file, macs }] of first.graphs.entries()) {
         : [row.ms.toFixed(1), row.peerMs.toFixed(1), (row.ms / row.peerMs).toFixed(2), (macs / row.ms / 1e6).toFixed(1),
           row.error.toExponential(1), row.peerError.toExponential(1)];
       lines.push(`| ${run.runtime} | ${row.precision} | ${row.variant} | ${cells.join(' | ')} |`);
+    }
+  }
+  lines.push('');
+}
+if (coldStarts.length) {
+  lines.push('## Cold start (bench/cold-start.js)', '');
+  lines.push(`A fresh process per trial (median of ${coldStarts[0].trials}), ${coldStarts[0].graph}: reading the file, importing the`);
+  lines.push('library, loading the model (for onnxruntime-web: creating the session), the first inference, and the median of');
+  lines.push('five warm ones after it. ms.', '');
+  lines.push('| runtime | what | read | import | load | first inference | warm | load + first | first / warm |');
+  lines.push('|---|---|---|---|---|---|---|---|---|');
+  for (const { runtime, rows } of coldStarts) {
+    for (const row of rows) {
+      const cells = [row.read, row.import, row.load, row.first, row.warm, row.load + row.first].map((ms) => ms.toFixed(1));
+      lines.push(`| ${runtime} | ${row.name} | ${cells.join(' | ')} | ${(row.first / row.warm).toFixed(2)} |`);
     }
   }
   lines.push('');

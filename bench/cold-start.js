@@ -1,0 +1,100 @@
+// Cold start: a fresh process per trial, timing module import, model load and the first inference, then the
+// median of a few warm inferences — ours from the int8 model file and from the ONNX file (f32), and
+// onnxruntime-web (session creation, first run) on the same ONNX file. Runs under Node, Deno or Bun (each trial
+// in a child process of the same runtime); `npm run bench` runs it in all three. Writes
+// bench/results/cold-<runtime>.json for bench/report.js.
+// Options: --trials N (default 5), --quick (2 trials, writes nothing).
+
+import { execFileSync, spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+
+const { values } = parseArgs({
+  options: { trials: { type: 'string' }, quick: { type: 'boolean' }, trial: { type: 'string' }, model: { type: 'string' } },
+});
+const root = fileURLToPath(new URL('..', import.meta.url));
+const ONNX = `${root}test/fixtures/generated/torchvision-googlenet.onnx`;
+const INT8 = `${root}test/fixtures/generated/torchvision-googlenet.int8.safetensors`; // converted once, git-ignored
+const WARM_RUNS = 5;
+
+const median = (values) => [...values].sort((a, b) => a - b)[values.length >> 1];
+
+/** One trial in this (fresh) process: prints its timings as JSON. */
+async function trial(which, modelPath) {
+  const started = performance.now();
+  const bytes = new Uint8Array(await readFile(modelPath));
+  const dims = [1, 3, 224, 224];
+  const input = Float32Array.from({ length: 3 * 224 * 224 }, (_, i) => ((i * 7919) % 1000) / 1000);
+  const timings = { read: performance.now() - started };
+  let infer;
+  if (which === 'onnxruntime-web') {
+    const ortWeb = await import('onnxruntime-web');
+    ortWeb.env.wasm.numThreads = 1;
+    timings.import = performance.now() - started - timings.read;
+    const loadStart = performance.now();
+    const session = await ortWeb.InferenceSession.create(bytes, { executionProviders: ['wasm'] });
+    timings.load = performance.now() - loadStart;
+    const feeds = { [session.inputNames[0]]: new ortWeb.Tensor('float32', input, dims) };
+    infer = () => session.run(feeds);
+  } else {
+    const { loadModel } = await import('googlenet-wasm');
+    timings.import = performance.now() - started - timings.read;
+    const loadStart = performance.now();
+    const model = await loadModel(bytes);
+    timings.load = performance.now() - loadStart;
+    infer = () => model.run(input, dims);
+  }
+  const firstStart = performance.now();
+  await infer();
+  timings.first = performance.now() - firstStart;
+  const warm = [];
+  for (let run = 0; run < WARM_RUNS; run++) {
+    const start = performance.now();
+    await infer();
+    warm.push(performance.now() - start);
+  }
+  timings.warm = median(warm);
+  console.log(JSON.stringify(timings));
+}
+
+function runtimeCommand() {
+  if (globalThis.Deno) return { runtime: 'deno', version: globalThis.Deno.version.deno, args: ['run', '-A'] };
+  if (globalThis.Bun) return { runtime: 'bun', version: globalThis.Bun.version, args: [] };
+  return { runtime: 'node', version: process.versions.node, args: [] };
+}
+
+if (values.trial) {
+  await trial(values.trial, values.model);
+} else {
+  if (!existsSync(INT8)) {
+    execFileSync(process.execPath, [...runtimeCommand().args, `${root}dist/cli/main.js`, 'convert', ONNX, '-o', INT8], { cwd: root });
+  }
+  const trials = values.quick ? 2 : Number(values.trials ?? 5);
+  const { runtime, version, args } = runtimeCommand();
+  const setups = [
+    { name: 'ours, int8 model file', which: 'ours', model: INT8 },
+    { name: 'ours, ONNX (f32)', which: 'ours', model: ONNX },
+    { name: 'onnxruntime-web, ONNX (f32)', which: 'onnxruntime-web', model: ONNX },
+  ];
+  const rows = [];
+  for (const setup of setups) {
+    const results = [];
+    for (let i = 0; i < trials; i++) {
+      const child = spawnSync(process.execPath, [...args, fileURLToPath(import.meta.url), '--trial', setup.which, '--model', setup.model], { cwd: root, encoding: 'utf8' });
+      if (child.status !== 0) throw new Error(`${setup.name} trial failed: ${child.stderr}`);
+      results.push(JSON.parse(child.stdout.trim().split('\n').at(-1)));
+    }
+    const row = { name: setup.name };
+    for (const key of ['read', 'import', 'load', 'first', 'warm']) row[key] = median(results.map((r) => r[key]));
+    rows.push(row);
+    console.log(JSON.stringify(row));
+  }
+  if (!values.quick) {
+    const folder = new URL('results/', import.meta.url);
+    await mkdir(folder, { recursive: true });
+    const report = { runtime, version, date: new Date().toISOString().slice(0, 10), trials, graph: 'torchvision-googlenet.onnx (224²)', rows };
+    await writeFile(new URL(`cold-${runtime}.json`, folder), JSON.stringify(report, null, 1) + '\n');
+  }
+}
