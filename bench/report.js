@@ -25,17 +25,20 @@ const lines = [
   'weights per output channel; onnxruntime fuses it into QLinearConv). Our int8 quantises activations per inference;',
   '"int8 calibrated" loads a model file calibrated on the same three inputs, which keeps activations 8-bit between',
   'int8 layers. rel L2 = error against onnxruntime-web f32. Builds a host refuses are listed with its reason.',
+  'TF.js = TensorFlow.js\'s wasm backend (XNNPACK, SIMD, 1 thread) running the same graph and weights built from its',
+  'ops in NHWC (bench/tfjs.js), f32 rows only; its rel L2 against onnxruntime-web is in bench/results/<runtime>.json.',
   '',
 ];
 for (const [index, { title, file, macs }] of first.graphs.entries()) {
   lines.push(`## ${title} (\`${file}\`, ${(macs / 1e6).toFixed(0)} MMAC)`, '');
-  lines.push('| runtime | precision | kernel build | ms | onnxruntime-web ms | ratio | GMAC/s | rel L2 | peer rel L2 |');
-  lines.push('|---|---|---|---|---|---|---|---|---|');
+  lines.push('| runtime | precision | kernel build | ms | onnxruntime-web ms | ratio | TF.js ms | ratio to TF.js | GMAC/s | rel L2 | peer rel L2 |');
+  lines.push('|---|---|---|---|---|---|---|---|---|---|---|');
   for (const run of measured) {
     for (const row of run.graphs[index].rows) {
+      const tfjs = !row.tfjs ? ['', ''] : row.tfjs.note ? ['—', `not run: ${row.tfjs.note}`] : [row.tfjs.ms.toFixed(1), (row.ms / row.tfjs.ms).toFixed(2)];
       const cells = row.note
-        ? ['—', '—', '—', '—', '—', `not run: ${row.note}`]
-        : [row.ms.toFixed(1), row.peerMs.toFixed(1), (row.ms / row.peerMs).toFixed(2), (macs / row.ms / 1e6).toFixed(1),
+        ? ['—', '—', '—', '—', '—', '—', '—', `not run: ${row.note}`]
+        : [row.ms.toFixed(1), row.peerMs.toFixed(1), (row.ms / row.peerMs).toFixed(2), ...tfjs, (macs / row.ms / 1e6).toFixed(1),
           row.error.toExponential(1), row.peerError.toExponential(1)];
       lines.push(`| ${run.runtime} | ${row.precision} | ${row.variant} | ${cells.join(' | ')} |`);
     }

@@ -13,6 +13,7 @@ import * as ortWeb from 'onnxruntime-web';
 import { KERNEL_VARIANTS, collectActivationRanges, encodeModelFile, loadModel } from 'googlenet-wasm';
 import { importOnnx } from '../dist/onnx/import.js';
 import { quantizeToQdq } from './qdq.js';
+import { buildTfjsGraph, initTfjs, toNhwc } from './tfjs.js';
 
 const { values } = parseArgs({ options: { runs: { type: 'string' }, quick: { type: 'boolean' } } });
 const runs = values.quick ? 3 : Number(values.runs ?? 15);
@@ -79,12 +80,14 @@ async function benchGraph({ title, file }) {
   const rows = [];
   let macs = 0;
   let reference;
+  let tfjs; // the TF.js peer's f32 median, once measured
   for (const setup of setups) {
     const { precision } = setup;
     const session = await ortWeb.InferenceSession.create(peers[setup.peer], { executionProviders: ['wasm'], graphOptimizationLevel: 'all' });
     const feeds = { [session.inputNames[0]]: new ortWeb.Tensor('float32', input, dims) };
     const peer = await measure(async () => (await session.run(feeds))[session.outputNames[0]].data);
     reference ??= peer.output;
+    if (setup.precision === 'f32') tfjs = await measureTfjs(graph, input, dims, reference);
     for (const variant of KERNEL_VARIANTS) {
       let model;
       try {
@@ -95,12 +98,29 @@ async function benchGraph({ title, file }) {
       }
       macs = model.info.macs;
       const ours = await measure(() => model.run(input, dims).data);
-      rows.push({ precision, variant, ms: ours.ms, peerMs: peer.ms, error: relativeL2(ours.output, reference), peerError: relativeL2(peer.output, reference) });
+      rows.push({
+        precision, variant, ms: ours.ms, peerMs: peer.ms, error: relativeL2(ours.output, reference), peerError: relativeL2(peer.output, reference),
+        ...(precision === 'f32' ? { tfjs } : {}),
+      });
       model.dispose();
     }
     await session.release();
   }
   return { title, file, macs, rows };
+}
+
+/** TF.js's wasm backend on the same graph (f32): its median, its error, or why it could not run here. */
+async function measureTfjs(graph, input, dims, reference) {
+  try {
+    const { version } = await initTfjs();
+    const peer = buildTfjsGraph(graph);
+    const nhwc = toNhwc(input, dims);
+    const { ms, output } = await measure(() => peer.run(nhwc, dims));
+    peer.dispose();
+    return { version, ms, error: relativeL2(output, reference) };
+  } catch (error) {
+    return { note: error.message };
+  }
 }
 
 /** This runtime's name and version, and the flags it runs wasm with. */
