@@ -10,7 +10,8 @@ import { preprocessImage } from '../src/image/preprocess.js';
 import type { RawImage } from '../src/image/raw-image.js';
 import { resizePlane, type Plane, type ResizeMethod } from '../src/image/resize.js';
 import { readFashionMnist } from '../training/fashion-mnist-idx.mjs';
-import { FASHION_MNIST_LABELS, seededBytes, textbookBilinear } from './support/image-files.js';
+import { crc32, FASHION_MNIST_LABELS, seededBytes, textbookBilinear } from './support/image-files.js';
+import { ImageError } from '../src/errors.js';
 
 const png = (image: PngImage) => decodeImage(encodePng(image));
 
@@ -70,6 +71,42 @@ describe('decodeImage', () => {
     const rgba = png({ width, height, data: indices, channels: 1, depth: 8, palette: withAlpha });
     expect(rgba.channels).toBe(4);
     expect([...rgba.data]).toEqual([...indices].flatMap((i) => withAlpha[i]));
+  });
+
+  describe('refuses a PNG whose header and chunks disagree with a typed error', () => {
+    const palette = [[0, 0, 0], [255, 0, 0]];
+    const indexed = () => encodePng({ width, height, data: new Uint8Array(width * height).fill(1), channels: 1, depth: 8, palette });
+    /** `file` with each chunk's data passed through `edit` (undefined drops the chunk), CRCs recomputed. */
+    const rewriteChunks = (file: Uint8Array, edit: (type: string, data: Uint8Array) => Uint8Array | undefined) => {
+      const parts = [file.subarray(0, 8)];
+      for (let at = 8; at < file.length;) {
+        const length = new DataView(file.buffer, file.byteOffset + at).getUint32(0);
+        const type = String.fromCharCode(...file.subarray(at + 4, at + 8));
+        const data = edit(type, file.slice(at + 8, at + 8 + length));
+        if (data) {
+          const chunk = new Uint8Array(12 + data.length);
+          const view = new DataView(chunk.buffer);
+          view.setUint32(0, data.length);
+          chunk.set(file.subarray(at + 4, at + 8), 4);
+          chunk.set(data, 8);
+          view.setUint32(8 + data.length, crc32(chunk.subarray(4, 8 + data.length)));
+          parts.push(chunk);
+        }
+        at += 12 + length;
+      }
+      return Uint8Array.from(parts.flatMap((part) => [...part]));
+    };
+    it.each([
+      ['a pixel indexing past the palette', () => encodePng({ width, height, data: new Uint8Array(width * height).fill(5), channels: 1, depth: 8, palette }), /corrupt or truncated PNG/],
+      ['an empty PLTE chunk', () => rewriteChunks(indexed(), (type, data) => (type === 'PLTE' ? new Uint8Array(0) : data)), /PLTE chunk of 0 bytes/],
+      ['a PLTE chunk that is no whole number of entries', () => rewriteChunks(indexed(), (type, data) => (type === 'PLTE' ? data.subarray(0, 4) : data)), /PLTE chunk of 4 bytes/],
+      ['a palette image without PLTE', () => rewriteChunks(indexed(), (type, data) => (type === 'PLTE' ? undefined : data)), /without a PLTE chunk/],
+      ['RGB at 4 bits per sample', () => rewriteChunks(encodePng({ width, height, data: new Uint8Array(width * height * 3), channels: 3, depth: 8 }),
+        (type, data) => (type === 'IHDR' ? data.map((byte, i) => (i === 8 ? 4 : byte)) : data)), /color type 2 has no bit depth 4/],
+    ])('%s', (_case, file, message) => {
+      expect(() => decodeImage(file())).toThrow(ImageError);
+      expect(() => decodeImage(file())).toThrow(message);
+    });
   });
 
   it('decodes a color JPEG to RGB close to what was encoded', () => {

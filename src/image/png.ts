@@ -12,8 +12,15 @@ import { checkDecoderMemory, checkImageSize, type ImageLimits, type RawImage } f
 const SIGNATURE = [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a];
 /** Signature, then the IHDR chunk's length and type and its 13 bytes of data. */
 const HEADER_BYTES = 33;
-/** Samples per pixel of each PNG color type: gray, RGB, palette index, gray + alpha, RGBA. */
-const CHANNELS_OF_COLOR_TYPE: Record<number, number> = { 0: 1, 2: 3, 3: 1, 4: 2, 6: 4 };
+/** Samples per pixel of each PNG color type (gray, RGB, palette index, gray + alpha, RGBA) and its bit depths. */
+const COLOR_TYPES: Record<number, { channels: number; depths: number[] }> = {
+  0: { channels: 1, depths: [1, 2, 4, 8, 16] },
+  2: { channels: 3, depths: [8, 16] },
+  3: { channels: 1, depths: [1, 2, 4, 8] },
+  4: { channels: 2, depths: [8, 16] },
+  6: { channels: 4, depths: [8, 16] },
+};
+const PALETTE_COLOR_TYPE = 3;
 /** Chunks the pixels need; the rest (iCCP's compressed profile, text, …) never reach the decoder. */
 const DECODED_CHUNKS = new Set(['IHDR', 'PLTE', 'tRNS', 'IDAT', 'IEND']);
 /** Adam7 passes: first column and row, column and row steps. */
@@ -22,6 +29,7 @@ const ADAM7_PASSES = [[0, 0, 8, 8], [4, 0, 8, 8], [0, 4, 4, 8], [2, 0, 4, 4], [0
 interface Header {
   width: number;
   height: number;
+  colorType: number;
   /** Bits per pixel. */
   bitsPerPixel: number;
   interlaced: boolean;
@@ -39,14 +47,22 @@ export function decodePng(bytes: Uint8Array, limits?: ImageLimits): RawImage {
   const inflatedBytes = filteredImageBytes(header);
   checkDecoderMemory('PNG', width, height, 2 * inflatedBytes + width * height * (Math.ceil(bitsPerPixel / 8) + 4), limits);
   const decoded = keepDecodedChunks(bytes);
+  if (header.colorType === PALETTE_COLOR_TYPE) checkPalette(decoded.paletteBytes);
   checkInflatedSize(decoded.imageData, inflatedBytes);
-  let png: DecodedPng;
   try {
-    png = decode(decoded.file, { checkCrc: true });
+    // fast-png throws plain errors, for a pixel that indexes past the palette among others.
+    return toRawImage(decode(decoded.file, { checkCrc: true }));
   } catch (error) {
     throw new ImageError(`corrupt or truncated PNG: ${(error as Error).message}`);
   }
-  return toRawImage(png);
+}
+
+/** A palette image needs its PLTE chunk: 1 to 256 RGB entries. */
+function checkPalette(paletteBytes: number | undefined): void {
+  if (paletteBytes === undefined) throw new ImageError('corrupt PNG: a palette image without a PLTE chunk');
+  if (paletteBytes === 0 || paletteBytes % 3 !== 0 || paletteBytes > 3 * 256) {
+    throw new ImageError(`corrupt PNG: a PLTE chunk of ${paletteBytes} bytes (it holds 1 to 256 RGB entries)`);
+  }
 }
 
 function readHeader(bytes: Uint8Array): Header {
@@ -54,11 +70,13 @@ function readHeader(bytes: Uint8Array): Header {
   const view = new DataView(bytes.buffer, bytes.byteOffset, HEADER_BYTES);
   if (chunkType(bytes, 8) !== 'IHDR') throw new ImageError('corrupt PNG: the first chunk is not IHDR');
   const depth = bytes[24], colorType = bytes[25], interlace = bytes[28];
-  const channels = CHANNELS_OF_COLOR_TYPE[colorType];
-  if (channels === undefined) throw new ImageError(`corrupt PNG: color type ${colorType} does not exist`);
-  if (![1, 2, 4, 8, 16].includes(depth)) throw new ImageError(`corrupt PNG: bit depth ${depth} does not exist`);
+  const type = COLOR_TYPES[colorType];
+  if (type === undefined) throw new ImageError(`corrupt PNG: color type ${colorType} does not exist`);
+  if (!type.depths.includes(depth)) throw new ImageError(`corrupt PNG: color type ${colorType} has no bit depth ${depth}`);
   if (interlace > 1) throw new ImageError(`corrupt PNG: interlace method ${interlace} does not exist`);
-  return { width: view.getUint32(16), height: view.getUint32(20), bitsPerPixel: channels * depth, interlaced: interlace === 1 };
+  return {
+    width: view.getUint32(16), height: view.getUint32(20), colorType, bitsPerPixel: type.channels * depth, interlaced: interlace === 1,
+  };
 }
 
 function chunkType(bytes: Uint8Array, at: number): string {
@@ -72,10 +90,14 @@ function filteredImageBytes({ width, height, bitsPerPixel, interlaced }: Header)
   return ADAM7_PASSES.reduce((sum, [x0, y0, dx, dy]) => sum + rows(Math.ceil((width - x0) / dx), Math.ceil((height - y0) / dy)), 0);
 }
 
-/** The file with only the chunks the pixels need (checked to lie within it), and its image data chunks. */
-function keepDecodedChunks(bytes: Uint8Array): { file: Uint8Array; imageData: Uint8Array[] } {
+/**
+ * The file with only the chunks the pixels need (checked to lie within it), its image data chunks and the size of
+ * its PLTE chunk's data, if any.
+ */
+function keepDecodedChunks(bytes: Uint8Array): { file: Uint8Array; imageData: Uint8Array[]; paletteBytes?: number } {
   const kept: Uint8Array[] = [bytes.subarray(0, SIGNATURE.length)];
   const imageData: Uint8Array[] = [];
+  let paletteBytes: number | undefined;
   let at = SIGNATURE.length;
   for (;;) {
     if (at + 12 > bytes.length) throw new ImageError(`truncated PNG: the file ends at byte ${bytes.length}, before the IEND chunk`);
@@ -85,6 +107,7 @@ function keepDecodedChunks(bytes: Uint8Array): { file: Uint8Array; imageData: Ui
     if (end > bytes.length) throw new ImageError(`truncated PNG: chunk ${JSON.stringify(type)} at byte ${at} runs past the end of the file`);
     if (DECODED_CHUNKS.has(type)) kept.push(bytes.subarray(at, end));
     if (type === 'IDAT') imageData.push(bytes.subarray(at + 8, end - 4));
+    if (type === 'PLTE') paletteBytes = length;
     if (type === 'IEND') break;
     at = end;
   }
@@ -94,10 +117,13 @@ function keepDecodedChunks(bytes: Uint8Array): { file: Uint8Array; imageData: Ui
     file.set(chunk, offset);
     offset += chunk.length;
   }
-  return { file, imageData };
+  return { file, imageData, paletteBytes };
 }
 
-/** Inflates the image data, keeping nothing, and throws as soon as it passes what the header says it holds. */
+/**
+ * Inflates the image data, keeping nothing, and throws as soon as it passes what the header says it holds. This
+ * inflates every PNG twice (fast-png inflates again to decode): the price of bounding memory before decoding.
+ */
 function checkInflatedSize(imageData: Uint8Array[], expectedBytes: number): void {
   let inflated = 0;
   const tooLarge = new ImageError(`corrupt PNG: the image data inflates to more than the ${expectedBytes} bytes its header gives`);
