@@ -1,5 +1,6 @@
 /** createHandler in process: every route, status code and error body, multipart, limits, ?top and concurrency. */
 
+import { encode as encodePng } from 'fast-png';
 import jpeg from 'jpeg-js';
 import { beforeAll, describe, expect, it, vi } from 'vitest';
 import {
@@ -170,6 +171,8 @@ describe('errors', () => {
     await expectError('/classify', png(seededBytes(500, 3)), 400, /^not a PNG or JPEG image \(it starts with/);
     await expectError('/classify', png(new Uint8Array()), 400, /^the image is empty/);
     await expectError('/classify', png(SAMPLES[0].bytes.slice(0, 200)), 400, /PNG/);
+    const pastPalette = encodePng({ width: 4, height: 4, data: new Uint8Array(16).fill(5), channels: 1, depth: 8, palette: [[0, 0, 0], [9, 9, 9]] });
+    await expectError('/classify', png(pastPalette), 400, /corrupt or truncated PNG/); // fast-png's own error, typed
   });
 
   it('an image beyond the decoding limits is 400 and names the limit', async () => {
@@ -177,6 +180,16 @@ describe('errors', () => {
     await expectError('/classify', png(huge), 400, /more than the limit of 8192 per side/);
     const tight = createHandler(model, { imageLimits: { maxPixels: 100 } });
     await expectError('/classify', png(SAMPLES[0].bytes), 400, /more than the limit of 100 pixels/, tight);
+    // A partial imageLimits keeps the server's other defaults (16 Mi pixels here, not the library's 40 million).
+    const widerSides = createHandler(model, { imageLimits: { maxSide: 6000 } });
+    await expectError('/classify', png(withPngSize(SAMPLES[0].bytes, 4100, 4100)), 400, /more than the limit of 16777216 pixels/, widerSides);
+  });
+
+  it('refuses image limits that are not positive numbers when it is created', () => {
+    for (const maxSide of [0, -1, Number.NaN, undefined, '4096']) {
+      expect(() => createHandler(model, { imageLimits: { maxSide } as HandlerOptions['imageLimits'] })).toThrow(InputError);
+    }
+    expect(() => decodeImage(SAMPLES[0].bytes, { maxPixels: undefined })).toThrow(/limits.maxPixels must be a positive number/);
   });
 
   it('an unsupported or missing Content-Type is 415, before the body is read', async () => {

@@ -69,6 +69,12 @@ describe('model limits', () => {
       .rejects.toThrow(new ModelFormatError('the model is 1000 bytes, more than the limit of 999 (limits.maxModelBytes)'));
   });
 
+  it('reads a path no further than maxModelBytes, even one with no size to check first (a device)', async () => {
+    await expect(loadModel('/dev/zero', { limits: { maxModelBytes: 1_000_000 } }))
+      .rejects.toThrow('cannot read /dev/zero: it is more than the limit of 1000000 bytes (limits.maxModelBytes)');
+    await expect(loadModel(new URL('file:///dev/zero'), { limits: { maxModelBytes: 1_000_000 } })).rejects.toThrow(/limits.maxModelBytes/);
+  });
+
   it('refuses a tensor over maxTensorElements and an arena over maxArenaBytes', async () => {
     await expect(loadModel(buildGoogLeNet('seed', { inputSize: 1024 }))).rejects.toThrow(/has \d+ elements, more than the limit of 8388608 \(limits\.maxTensorElements\)/);
     await expect(loadModel(buildGoogLeNet('torchvision'), { limits: { maxTensorElements: 1_000_000 } }))

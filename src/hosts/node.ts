@@ -1,8 +1,15 @@
 /** The package on Node and Bun: the universal core, with package files and model paths read from disk. */
 
-import { readFile } from 'node:fs/promises';
+import { createReadStream } from 'node:fs';
 import { configureHost } from '../runtime/host.js';
+import { overModelLimit, readCapped } from '../runtime/read-capped.js';
 
-configureHost({ readLocalFile: async (file) => new Uint8Array(await readFile(file)) });
+configureHost({
+  readLocalFile: (file, maxBytes) => {
+    const stream = createReadStream(file);
+    const chunks = stream[Symbol.asyncIterator]();
+    return readCapped(async () => (await chunks.next()).value, maxBytes, overModelLimit(maxBytes), () => void stream.destroy());
+  },
+});
 
 export * from '../index.js';

@@ -1,6 +1,6 @@
 /** Decoded pixels, and the checks every image passes before anything large is allocated for it. */
 
-import { ImageError } from '../errors.js';
+import { ImageError, InputError } from '../errors.js';
 
 /** 8-bit pixels, row-major HWC: 1 channel (gray), 3 (RGB) or 4 (RGBA; alpha is ignored). */
 export interface RawImage {
@@ -19,7 +19,7 @@ export interface ImageLimits {
   /**
    * Bytes the decoder may allocate for the image, estimated from its header (default 64 MiB, which leaves a
    * 128 MB Cloudflare Worker room for the model). A JPEG decodes through per-block buffers that take far more
-   * than its pixels (about 36 bytes per pixel without chroma subsampling), so this is the limit that bounds
+   * than its pixels (about 46 bytes per pixel without chroma subsampling), so this is the limit that bounds
    * memory; the others bound time and the sizes a header can claim.
    */
   maxMemoryBytes?: number;
@@ -27,9 +27,23 @@ export interface ImageLimits {
 
 export const DEFAULT_IMAGE_LIMITS: Required<ImageLimits> = { maxSide: 16384, maxPixels: 40_000_000, maxMemoryBytes: 64 * 2 ** 20 };
 
+/**
+ * `limits` over `defaults` (the library's unless given); throws InputError for a limit that is not a positive
+ * number, so that a mistyped or undefined limit cannot switch a bound off.
+ */
+export function resolveImageLimits(limits: ImageLimits = {}, defaults: Required<ImageLimits> = DEFAULT_IMAGE_LIMITS): Required<ImageLimits> {
+  const resolved = { ...defaults };
+  for (const [name, value] of Object.entries(limits) as [keyof ImageLimits, unknown][]) {
+    if (!(name in defaults)) throw new InputError(`limits.${name} is no image limit (${Object.keys(defaults).join(', ')})`);
+    if (!(typeof value === 'number' && value > 0)) throw new InputError(`limits.${name} must be a positive number, not ${value}`);
+    resolved[name] = value;
+  }
+  return resolved;
+}
+
 /** Throws ImageError unless `width`×`height` (from a `format` header) is a non-empty size within `limits`. */
 export function checkImageSize(format: string, width: number, height: number, limits: ImageLimits = {}): void {
-  const { maxSide, maxPixels } = { ...DEFAULT_IMAGE_LIMITS, ...limits };
+  const { maxSide, maxPixels } = resolveImageLimits(limits);
   const size = `${width}×${height}`;
   if (width < 1 || height < 1) throw new ImageError(`the ${format} header gives an empty size ${size}`);
   if (width > maxSide || height > maxSide) {
@@ -42,7 +56,7 @@ export function checkImageSize(format: string, width: number, height: number, li
 
 /** Throws ImageError if decoding the `width`×`height` `format` image would allocate more than `limits` allow. */
 export function checkDecoderMemory(format: string, width: number, height: number, bytes: number, limits: ImageLimits = {}): void {
-  const { maxMemoryBytes } = { ...DEFAULT_IMAGE_LIMITS, ...limits };
+  const { maxMemoryBytes } = resolveImageLimits(limits);
   if (bytes > maxMemoryBytes) {
     const mib = (value: number) => `${(value / 2 ** 20).toFixed(1)} MiB`;
     throw new ImageError(

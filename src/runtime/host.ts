@@ -4,8 +4,11 @@
  * (Cloudflare Workers, which forbid compiling wasm from bytes).
  */
 
-/** Reads a local file by path or file: URL. */
-export type LocalFileReader = (file: string | URL) => Promise<Uint8Array<ArrayBuffer>>;
+/**
+ * Reads a local file by path or file: URL, reading no more than `maxBytes` (a device or pipe has no size to
+ * check first): past it, throws overModelLimit()'s error (read-capped.ts).
+ */
+export type LocalFileReader = (file: string | URL, maxBytes: number) => Promise<Uint8Array<ArrayBuffer>>;
 
 export interface Host {
   /** Absent where there is no file system (browsers, Workers). */

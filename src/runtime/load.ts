@@ -61,7 +61,7 @@ type ResolvedSource = Exclude<ModelSource, URL | string>;
 async function readSource(source: ModelSource | undefined, maxBytes: number): Promise<ResolvedSource> {
   if (source === undefined) return readDefaultModel();
   if (source instanceof URL) return readUrl(source, maxBytes);
-  if (typeof source === 'string') return readPath(source);
+  if (typeof source === 'string') return readPath(source, maxBytes);
   return source;
 }
 

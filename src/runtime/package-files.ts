@@ -7,6 +7,7 @@
 import { GoogLeNetError } from '../errors.js';
 import { host, type LocalFileReader } from './host.js';
 import type { KernelVariant } from './kernels.js';
+import { overModelLimit, readStreamCapped } from './read-capped.js';
 
 /** One literal `new URL(…, import.meta.url)` per build, the form bundlers (Vite, webpack) detect and ship. */
 const KERNEL_URLS: Record<KernelVariant, () => URL> = {
@@ -22,50 +23,35 @@ export function readKernelBytes(variant: KernelVariant): Promise<Uint8Array<Arra
 /** The bytes at `url`; a response over `maxBytes` (by its Content-Length, or as it streams in) is abandoned. */
 export async function readUrl(url: URL, maxBytes = Infinity): Promise<Uint8Array<ArrayBuffer>> {
   const { readLocalFile } = host();
-  if (url.protocol === 'file:' && readLocalFile) return readLocal(readLocalFile, url);
+  if (url.protocol === 'file:' && readLocalFile) return readLocal(readLocalFile, url, maxBytes);
   const fail = (reason: string) => new GoogLeNetError(`cannot fetch ${url.href}: ${reason}`);
-  const tooLarge = () => fail(`it is more than the limit of ${maxBytes} bytes (limits.maxModelBytes)`);
+  const tooLarge = () => fail(overModelLimit(maxBytes)().message);
   try {
     const response = await fetch(url);
-    if (!response.ok) throw fail(`HTTP ${response.status}`);
-    if (Number(response.headers.get('content-length')) > maxBytes) {
-      await response.body?.cancel();
-      throw tooLarge();
-    }
+    const refuse = async (error: GoogLeNetError) => {
+      await response.body?.cancel(); // release the connection
+      throw error;
+    };
+    if (!response.ok) return await refuse(fail(`HTTP ${response.status}`));
+    if (Number(response.headers.get('content-length')) > maxBytes) return await refuse(tooLarge());
     if (!response.body) return new Uint8Array(await response.arrayBuffer());
-    const chunks: Uint8Array[] = [];
-    let length = 0;
-    const reader = response.body.getReader(); // not for-await: Safari's streams are not async iterable
-    for (let chunk = await reader.read(); !chunk.done; chunk = await reader.read()) {
-      length += chunk.value.byteLength;
-      if (length > maxBytes) {
-        await reader.cancel();
-        throw tooLarge();
-      }
-      chunks.push(chunk.value);
-    }
-    const bytes = new Uint8Array(length);
-    chunks.reduce((offset, chunk) => {
-      bytes.set(chunk, offset);
-      return offset + chunk.byteLength;
-    }, 0);
-    return bytes;
+    return await readStreamCapped(response.body, maxBytes, tooLarge);
   } catch (error) {
     throw error instanceof GoogLeNetError ? error : fail((error as Error).message);
   }
 }
 
-export function readPath(path: string): Promise<Uint8Array<ArrayBuffer>> {
+export function readPath(path: string, maxBytes = Infinity): Promise<Uint8Array<ArrayBuffer>> {
   const { readLocalFile } = host();
   if (!readLocalFile) {
     throw new GoogLeNetError(`cannot read "${path}": this host has no file system; pass the model's bytes or a URL`);
   }
-  return readLocal(readLocalFile, path);
+  return readLocal(readLocalFile, path, maxBytes);
 }
 
-async function readLocal(read: LocalFileReader, file: string | URL): Promise<Uint8Array<ArrayBuffer>> {
+async function readLocal(read: LocalFileReader, file: string | URL, maxBytes: number): Promise<Uint8Array<ArrayBuffer>> {
   try {
-    return await read(file);
+    return await read(file, maxBytes);
   } catch (error) {
     // Node and Bun say ENOENT, Deno throws Deno.errors.NotFound.
     const missing = (error as { code?: string }).code === 'ENOENT' || (error as Error).name === 'NotFound';

@@ -12,10 +12,11 @@
  */
 
 import { ImageError, InputError } from '../errors.js';
-import type { ImageLimits } from '../image/raw-image.js';
+import { resolveImageLimits, type ImageLimits } from '../image/raw-image.js';
 import type { Prediction } from '../runtime/classify.js';
 import type { Model, Precision, TensorInfo } from '../runtime/model.js';
 import type { KernelVariant } from '../runtime/kernels.js';
+import { readStreamCapped } from '../runtime/read-capped.js';
 
 export interface HandlerOptions {
   /** The name responses give as `model` (default `googlenet`). */
@@ -97,9 +98,11 @@ type Route = (request: Request, url: URL) => Promise<Response> | Response;
  */
 export function createHandler(model: Model, options: HandlerOptions = {}): Handler {
   const {
-    modelName = 'googlenet', maxBodyBytes = DEFAULT_MAX_BODY_BYTES, imageLimits = DEFAULT_SERVE_IMAGE_LIMITS,
+    modelName = 'googlenet', maxBodyBytes = DEFAULT_MAX_BODY_BYTES,
     defaultTop = DEFAULT_TOP, onError = (error: unknown) => console.error('googlenet handler:', error),
   } = options;
+  // A partial imageLimits changes only the limits it names; the others keep the server's defaults.
+  const imageLimits = resolveImageLimits(options.imageLimits, DEFAULT_SERVE_IMAGE_LIMITS);
   if (!Number.isSafeInteger(maxBodyBytes) || maxBodyBytes < 1) {
     throw new InputError(`maxBodyBytes must be a positive integer, not ${maxBodyBytes}`);
   }
@@ -191,31 +194,12 @@ async function readBody(request: Request, maxBytes: number): Promise<Uint8Array<
   const tooLarge = () => new HttpError(413, `the request body is larger than the limit of ${maxBytes} bytes`);
   if (Number(request.headers.get('content-length')) > maxBytes) throw tooLarge();
   if (!request.body) return new Uint8Array(0);
-  const reader = request.body.getReader();
-  const chunks: Uint8Array[] = [];
-  let length = 0;
-  for (;;) {
-    let chunk: ReadableStreamReadResult<Uint8Array>;
-    try {
-      chunk = await reader.read();
-    } catch {
-      throw new HttpError(400, 'the request body could not be read (the upload was interrupted)');
-    }
-    if (chunk.done) break;
-    length += chunk.value.byteLength;
-    if (length > maxBytes) {
-      reader.cancel().catch(() => {}); // stop the upload; there is nothing to wait for
-      throw tooLarge();
-    }
-    chunks.push(chunk.value);
+  try {
+    return await readStreamCapped(request.body, maxBytes, tooLarge);
+  } catch (error) {
+    if (error instanceof HttpError) throw error;
+    throw new HttpError(400, 'the request body could not be read (the upload was interrupted)');
   }
-  const body = new Uint8Array(length);
-  let offset = 0;
-  for (const chunk of chunks) {
-    body.set(chunk, offset);
-    offset += chunk.byteLength;
-  }
-  return body;
 }
 
 /** The answer to HEAD: GET's status and headers, with the Content-Length of GET's body but no body. */

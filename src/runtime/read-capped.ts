@@ -1,0 +1,43 @@
+/** Reading a byte stream whole, but never more than a limit: request bodies, fetched models, local files. */
+
+/**
+ * Concatenates the chunks `next` gives (undefined: the end) and throws `tooLarge()` as soon as they pass
+ * `maxBytes`, after calling `stop` to abandon the rest.
+ */
+export async function readCapped(
+  next: () => Promise<Uint8Array | undefined>, maxBytes: number, tooLarge: () => Error, stop: () => Promise<void> | void,
+): Promise<Uint8Array<ArrayBuffer>> {
+  const chunks: Uint8Array[] = [];
+  let length = 0;
+  for (let chunk = await next(); chunk; chunk = await next()) {
+    length += chunk.byteLength;
+    if (length > maxBytes) {
+      await stop();
+      throw tooLarge();
+    }
+    chunks.push(chunk);
+  }
+  const bytes = new Uint8Array(length);
+  let offset = 0;
+  for (const chunk of chunks) {
+    bytes.set(chunk, offset);
+    offset += chunk.byteLength;
+  }
+  return bytes;
+}
+
+/** The error of a model source over limits.maxModelBytes. */
+export function overModelLimit(maxBytes: number): () => Error {
+  return () => new RangeError(`it is more than the limit of ${maxBytes} bytes (limits.maxModelBytes)`);
+}
+
+/** readCapped() over a web stream (not for-await: Safari's streams are not async iterable). */
+export function readStreamCapped(stream: ReadableStream<Uint8Array>, maxBytes: number, tooLarge: () => Error): Promise<Uint8Array<ArrayBuffer>> {
+  const reader = stream.getReader();
+  return readCapped(async () => {
+    const chunk = await reader.read();
+    return chunk.done ? undefined : chunk.value;
+  }, maxBytes, tooLarge, () => {
+    reader.cancel().catch(() => {}); // nothing to wait for: the rest is dropped
+  });
+}
