@@ -111,6 +111,6 @@ describe('googlenet inspect', () => {
     expect(json.profile.totalMs).toBeGreaterThan(0);
 
     expect((await googlenet('inspect', seedModel, '--runs', '3')).stderr).toMatch(/--runs goes with --profile/);
-    expect((await googlenet('inspect', seedModel, '--profile', '--runs', '0')).stderr).toMatch(/--runs must be a positive integer/);
+    expect((await googlenet('inspect', seedModel, '--profile', '--runs', '0')).stderr).toMatch(/--runs must be an integer from 1 to 100000, not "0"/);
   });
 });

@@ -92,15 +92,19 @@ describe('googlenet serve', () => {
     }
   });
 
-  it('a request target that is no path (OPTIONS *) is 400, not a crash', async () => {
+  it('a request no fetch-style handler can take (OPTIONS *, TRACE) is 400 naming it, not a crash', async () => {
     const { port } = new URL(server.url);
-    const reply = await new Promise<string>((resolve, reject) => {
+    const rawRequest = (line: string) => new Promise<string>((resolve, reject) => {
       let text = '';
-      const socket = connect(Number(port), '127.0.0.1', () => socket.end('OPTIONS * HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n'));
+      const socket = connect(Number(port), '127.0.0.1', () => socket.end(`${line}\r\nHost: x\r\nConnection: close\r\n\r\n`));
       socket.setEncoding('utf8').on('data', (chunk) => (text += chunk)).on('end', () => resolve(text)).on('error', reject);
     });
-    expect(reply).toMatch(/^HTTP\/1\.1 400 /);
-    expect(reply).toContain('{"error":"malformed request target \\"*\\""}');
+    const target = await rawRequest('OPTIONS * HTTP/1.1');
+    expect(target).toMatch(/^HTTP\/1\.1 400 /);
+    expect(target).toMatch(/\{"error":"malformed request: .+ \(OPTIONS \\"\*\\"\)"\}/);
+    const trace = await rawRequest('TRACE / HTTP/1.1');
+    expect(trace).toMatch(/^HTTP\/1\.1 400 /);
+    expect(trace).toMatch(/"error":"malformed request: .*TRACE.* \(TRACE \\"\/\\"\)"/);
     expect((await fetch(`${server.url}healthz`)).status).toBe(200);
   });
 

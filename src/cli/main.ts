@@ -6,7 +6,7 @@ import { GoogLeNetError, loadModel, loadModelWithMetadata, KERNEL_VARIANTS, PREC
 import { CLASSIFY_HELP, CLASSIFY_OPTIONS, classifyFiles, formatClassifications } from './classify.js';
 import { CONVERT_HELP, CONVERT_OPTIONS, convert } from './convert.js';
 import { SERVE_HELP, SERVE_OPTIONS, serve } from './serve.js';
-import { UsageError } from './errors.js';
+import { parseInteger, UsageError } from './errors.js';
 import { readUserFile, writeUserFile } from './files.js';
 import { formatNpy, parseNpy } from './npy.js';
 import { formatInspect, formatModelFileSummary, formatProfile } from './inspect.js';
@@ -99,7 +99,7 @@ async function main(argv: string[]): Promise<void> {
       const { values, positionals } = parseCommand(args, INSPECT_OPTIONS);
       if (positionals.length !== 1) throw new UsageError('inspect takes exactly one model file');
       if (values.runs !== undefined && !values.profile) throw new UsageError('--runs goes with --profile');
-      const runs = values.profile ? positiveInteger(values.runs ?? '10', '--runs') : undefined;
+      const runs = values.profile ? parseInteger('--runs', values.runs ?? '10', 1, 100_000) : undefined;
       await inspect(positionals[0], loadOptions(values), values.json ?? false, runs);
       return;
     }
@@ -155,11 +155,6 @@ async function infer(modelPath: string | undefined, inputPaths: string[], output
   const tensors = await Promise.all(inputPaths.map(async (path) => parseNpy(await readUserFile(path), path)));
   const results = model.runTensors(tensors);
   await Promise.all(outputPaths.map((path, i) => writeUserFile(path, formatNpy(results[i]))));
-}
-
-function positiveInteger(text: string, flag: string): number {
-  if (!/^[1-9][0-9]{0,5}$/.test(text)) throw new UsageError(`${flag} must be a positive integer`);
-  return Number(text);
 }
 
 /** `profileRuns`: time that many inferences per layer (inspect --profile). */

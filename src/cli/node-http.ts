@@ -23,8 +23,10 @@ async function answer(handler: Handler, origin: string, message: IncomingMessage
     request = toRequest(message, origin, () => {
       if (/100-continue/i.test(message.headers.expect ?? '') && !out.headersSent) out.writeContinue();
     });
-  } catch {
-    return send(out, Response.json({ error: `malformed request target ${JSON.stringify(message.url)}` }, { status: 400 }), message);
+  } catch (error) {
+    // new Request() refuses what no fetch-style handler can take: a target that is no path, a forbidden method…
+    const reason = `${(error as Error).message} (${message.method} ${JSON.stringify(message.url)})`;
+    return send(out, Response.json({ error: `malformed request: ${reason}` }, { status: 400 }), message);
   }
   await send(out, await handler(request), message);
 }
@@ -75,14 +77,12 @@ function bodyStream(message: IncomingMessage, onFirstRead: () => void): Readable
   }, { highWaterMark: 0 }); // no read ahead: nothing is pulled (nor 100 Continue sent) until the handler reads
 }
 
+/** Every answer of the handler is a small JSON body, so it is sent in one piece (no drain to wait for). */
 async function send(out: ServerResponse, response: Response, message: IncomingMessage): Promise<void> {
+  const body = new Uint8Array(await response.arrayBuffer());
   out.statusCode = response.status;
   response.headers.forEach((value, name) => out.setHeader(name, value));
   // An answer given before the whole upload arrived (413, 415, …) closes the connection instead of reading on.
   if (!message.complete && !message.readableEnded) out.setHeader('connection', 'close');
-  const reader = response.body?.getReader();
-  for (let chunk = await reader?.read(); chunk && !chunk.done; chunk = await reader!.read()) {
-    if (!out.write(chunk.value)) await new Promise((resolve) => out.once('drain', resolve));
-  }
-  out.end();
+  out.end(body);
 }

@@ -5,7 +5,7 @@ import { basename, extname } from 'node:path';
 import { GoogLeNetError } from '../errors.js';
 import { loadModel, type LoadOptions } from '../runtime/load.js';
 import { createHandler, DEFAULT_MAX_BODY_BYTES } from '../serve/handler.js';
-import { UsageError } from './errors.js';
+import { parseInteger } from './errors.js';
 import { readUserFile } from './files.js';
 import { nodeListener } from './node-http.js';
 
@@ -61,6 +61,7 @@ export async function serve(flags: ServeFlags, options: LoadOptions): Promise<vo
   const origin = `http://${host}:${address.port}`;
   const listener = nodeListener(handler, origin);
   server.on('request', listener).on('checkContinue', listener);
+  server.on('error', (error) => console.error(`googlenet: server error: ${error.message}`)); // keep serving
   console.log(`googlenet: serving ${modelName ?? 'the default model'} (${model.info.precision}, ${model.info.variant}) at ${origin}/`);
 
   await new Promise<void>((resolve) => {
@@ -84,10 +85,3 @@ function listen(server: Server, port: number, host: string) {
   });
 }
 
-function parseInteger(flag: string, value: string, min: number, max: number): number {
-  const number = Number(value);
-  if (!/^[0-9]+$/.test(value) || number < min || number > max) {
-    throw new UsageError(`${flag} must be an integer from ${min} to ${max}, not "${value}"`);
-  }
-  return number;
-}
