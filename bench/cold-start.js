@@ -10,6 +10,7 @@ import { existsSync } from 'node:fs';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { currentRuntime } from './runtime.js';
 
 const { values } = parseArgs({
   options: { trials: { type: 'string' }, quick: { type: 'boolean' }, trial: { type: 'string' }, model: { type: 'string' } },
@@ -59,20 +60,13 @@ async function trial(which, modelPath) {
   console.log(JSON.stringify(timings));
 }
 
-function runtimeCommand() {
-  if (globalThis.Deno) return { runtime: 'deno', version: globalThis.Deno.version.deno, args: ['run', '-A'] };
-  if (globalThis.Bun) return { runtime: 'bun', version: globalThis.Bun.version, args: [] };
-  return { runtime: 'node', version: process.versions.node, args: [] };
-}
-
 if (values.trial) {
   await trial(values.trial, values.model);
 } else {
-  if (!existsSync(INT8)) {
-    execFileSync(process.execPath, [...runtimeCommand().args, `${root}dist/cli/main.js`, 'convert', ONNX, '-o', INT8], { cwd: root });
-  }
+  const { runtime, version, scriptArgs: args } = currentRuntime();
+  if (!existsSync(INT8)) execFileSync(process.execPath, [...args, `${root}dist/cli/main.js`, 'convert', ONNX, '-o', INT8], { cwd: root });
   const trials = values.quick ? 2 : Number(values.trials ?? 5);
-  const { runtime, version, args } = runtimeCommand();
+  if (!Number.isInteger(trials) || trials < 1) throw new Error(`--trials must be a positive integer, not ${values.trials}`);
   const setups = [
     { name: 'ours, int8 model file', which: 'ours', model: INT8 },
     { name: 'ours, ONNX (f32)', which: 'ours', model: ONNX },

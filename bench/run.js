@@ -13,6 +13,7 @@ import * as ortWeb from 'onnxruntime-web';
 import { KERNEL_VARIANTS, collectActivationRanges, encodeModelFile, loadModel } from 'googlenet-wasm';
 import { importOnnx } from '../dist/onnx/import.js';
 import { quantizeToQdq } from './qdq.js';
+import { currentRuntime } from './runtime.js';
 import { buildTfjsGraph, initTfjs, toNhwc } from './tfjs.js';
 
 const { values } = parseArgs({ options: { runs: { type: 'string' }, quick: { type: 'boolean' } } });
@@ -124,10 +125,9 @@ async function measureTfjs(graph, input, dims, reference) {
 }
 
 /** This runtime's name and version, and the flags it runs wasm with. */
-function describeRuntime() {
-  if (globalThis.Deno) return { runtime: 'deno', version: globalThis.Deno.version.deno, flags: [] };
-  if (globalThis.Bun) return { runtime: 'bun', version: globalThis.Bun.version, flags: [] };
-  return { runtime: 'node', version: process.versions.node, flags: process.execArgv };
+function runtimeFields() {
+  const { runtime, version, flags } = currentRuntime();
+  return { runtime, version, flags };
 }
 
 ensureFixtures();
@@ -137,7 +137,7 @@ for (const graph of GRAPHS) {
   console.log(JSON.stringify(graphs.at(-1)));
 }
 const results = {
-  ...describeRuntime(), date: new Date().toISOString().slice(0, 10), cpu: os.cpus()[0].model, cores: os.cpus().length,
+  ...runtimeFields(), date: new Date().toISOString().slice(0, 10), cpu: os.cpus()[0].model, cores: os.cpus().length,
   peer: `onnxruntime-web ${ortWeb.env.versions.web}`, runs, graphs,
 };
 if (!values.quick) {

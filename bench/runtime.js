@@ -1,0 +1,6 @@
+/** The JavaScript runtime a benchmark script runs in: its name and version, its wasm flags, how to run a script. */
+export function currentRuntime() {
+  if (globalThis.Deno) return { runtime: 'deno', version: globalThis.Deno.version.deno, flags: [], scriptArgs: ['run', '-A'] };
+  if (globalThis.Bun) return { runtime: 'bun', version: globalThis.Bun.version, flags: [], scriptArgs: [] };
+  return { runtime: 'node', version: process.versions.node, flags: process.execArgv, scriptArgs: process.execArgv };
+}
