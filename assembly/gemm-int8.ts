@@ -4,8 +4,11 @@
 //   y[m][n] = (Σₖ w_q[m][k]·x_q[k][n] − zeroPoint·Σₖ w_q[m][k]) · (scale · weightScale[m]) + bias[m]
 //
 // Every build computes the same integers and goes through the same epilogue arithmetic, so all three give
-// bit-identical outputs. (The relaxed int8 dot is not used yet: it is only deterministic for a 7-bit second
-// operand, and 7-bit activations cost too much accuracy on GoogLeNet.)
+// bit-identical outputs. (The relaxed int8 dot is not used: it is only deterministic for a 7-bit second operand,
+// 7-bit activations double the rounding error, and on x64 V8 it is no faster than dot_i16x8_s.) The epilogue
+// writes f32, or bytes again for a calibrated model whose next int8 layer takes them.
+//
+//   y[m][n] as bytes = clamp(round(y[m][n] / outputScale) + outputZeroPoint, 0, 255)
 //
 // Both operands are stored in groups of INT8_GROUP = 2 consecutive k as 2 × i16 (4 bytes), the operand
 // shape of i32x4.dot_i16x8_s, which sums 2 products per lane:
