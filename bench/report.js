@@ -1,6 +1,8 @@
-// Writes bench/RESULTS.md from the per-runtime measurements bench/run.js left in bench/results/*.json.
+// Writes bench/RESULTS.md and bench/chart.svg from the per-runtime measurements bench/run.js and
+// bench/cold-start.js left in bench/results/*.json.
 
 import { readdir, readFile, writeFile } from 'node:fs/promises';
+import { chartSvg } from './chart.js';
 
 const RUNTIME_ORDER = ['node', 'deno', 'bun'];
 const folder = new URL('results/', import.meta.url);
@@ -61,4 +63,5 @@ if (coldStarts.length) {
   lines.push('');
 }
 await writeFile(new URL('RESULTS.md', import.meta.url), lines.join('\n'));
+await writeFile(new URL('chart.svg', import.meta.url), chartSvg(measured));
 console.log(lines.join('\n'));
