@@ -16,6 +16,7 @@
 import { InputError, ModelFormatError, GoogLeNetError } from '../errors.js';
 import type { ModelFileMetadata } from '../format/model-file.js';
 import { quantizePerChannel } from '../format/quantize.js';
+import { seededRandom } from '../graph/googlenet.js';
 import type { ConvNode, Graph, Node, QuantizedWeight, Weight } from '../graph/ir.js';
 import { planMemory, alignUp, type MemoryPlan } from '../graph/plan.js';
 import { elementCount, inferShapes } from '../graph/shapes.js';
@@ -176,12 +177,8 @@ export class Model {
   profile(runs = 10): { totalMs: number; layers: LayerTiming[] } {
     if (!Number.isInteger(runs) || runs < 1) throw new InputError(`runs must be a positive integer, not ${runs}`);
     const inputs = this.info.inputs.map(({ dims }, i) => {
-      let state = 0x9e3779b9 + i;
-      const data = Float32Array.from({ length: elementCount(dims) }, () => {
-        state = (Math.imul(state, 1103515245) + 12345) >>> 0;
-        return state / 2 ** 32;
-      });
-      return { data, dims: [1, ...dims.slice(1)] };
+      const random = seededRandom(0x9e3779b9 + i);
+      return { data: Float32Array.from({ length: elementCount(dims) }, random), dims: [1, ...dims.slice(1)] };
     });
     const totals: number[] = [];
     for (let run = 0; run <= runs; run++) {
