@@ -106,7 +106,12 @@ describe('googlenet inspect', () => {
     expect(rows.map(([name]) => name).sort()).toEqual(json.layers.map((layer: { name: string }) => layer.name).sort());
     const times = rows.map((row) => Number(row[2]));
     expect(times).toEqual([...times].sort((a, b) => b - a));
-    expect(rows.reduce((sum, row) => sum + Number(row.at(-1)!.replace(' %', '')), 0)).toBeCloseTo(100, 0);
+    // Each share is its layer's part of the layers' total time, printed to 0.1 % (so their sum can miss 100 by
+    // up to 0.05 % a row: checking the sum against 100 ± 0.5 failed now and then on 80 rows).
+    const total = times.reduce((sum, ms) => sum + ms, 0);
+    for (const [i, row] of rows.entries()) {
+      expect(Math.abs(Number(row.at(-1)!.replace(' %', '')) - (100 * times[i]) / total), row[0]).toBeLessThanOrEqual(0.06);
+    }
     expect(json.profile.layers).toHaveLength(json.layers.length);
     expect(json.profile.totalMs).toBeGreaterThan(0);
 
