@@ -3,7 +3,13 @@
 // anything else first unfolds the input into `scratch` with im2col — f32 values for the f32 path, the
 // quantised bytes for the int8 path (a quarter of the bytes, and each input value quantised once, not KH·KW
 // times).
-
+//
+// Each convolution runs in two phases, so that threads can share it: every thread first unfolds its share of
+// the input channels (rows of the columns matrix), then, once all have, multiplies its share of the output
+// columns (whole GEMM tiles). conv2d and conv2dInt8 run both phases on one thread.
+//
+//   phase 1, thread t:  columns rows  (c, ky, kx) for c in [C·t/T, C·(t+1)/T)
+//   phase 2, thread t:  output columns of tiles [tiles·t/T, tiles·(t+1)/T)
 import { gemm, GEMM_NR, gemmScratchBytes } from './gemm';
 import { gemmInt8, groupsOf, packQuantisedColumns, quantiseActivations } from './gemm-int8';
 
@@ -15,17 +21,17 @@ import { gemmInt8, groupsOf, packQuantisedColumns, quantiseActivations } from '.
 
 /**
  * Scratch bytes a convolution needs (the runtime sizes its scratch area with this). f32: the im2col matrix
- * unless pointwise, then the GEMM's packed sliver of it. int8: the quantised input, its im2col matrix unless pointwise, then the packed columns
+ * unless pointwise, then the GEMM's packed sliver of it for each of `threads` threads. int8: the quantised input, its im2col matrix unless pointwise, then the packed columns
  * (tiles of GEMM_NR columns, k in pairs of i16).
  */
 export function convScratchBytes(
   C: i32, H: i32, W: i32, KH: i32, KW: i32, SH: i32, SW: i32,
-  padTop: i32, padLeft: i32, padBottom: i32, padRight: i32, int8: bool,
+  padTop: i32, padLeft: i32, padBottom: i32, padRight: i32, int8: bool, threads: i32,
 ): usize {
   const N = outputExtent(H, KH, SH, padTop, padBottom) * outputExtent(W, KW, SW, padLeft, padRight);
   const K = C * KH * KW;
   const unfolded = !isPointwise(KH, KW, SH, SW, padTop, padLeft, padBottom, padRight);
-  if (!int8) return im2colBytes<f32>(K, N, unfolded) + gemmScratchBytes(K);
+  if (!int8) return im2colBytes<f32>(K, N, unfolded) + <usize>threads * gemmScratchBytes(K);
   return im2colBytes<u8>(C, H * W, true) + im2colBytes<u8>(K, N, unfolded) + packedColumnsBytes(K, N);
 }
 
@@ -53,11 +59,12 @@ export function convScratchBytes(
  *
  * The runs it copies are short (one output row, often 7–56 values), so it copies them with v128 moves that may
  * run up to 15 bytes past the run: the excess lands where the next writes go (or in the slack after the
- * matrix), and the reads stay within the slack after the input.
+ * matrix), and the reads stay within the slack after the input. No move writes at or past `writeLimit`, where
+ * another thread's rows begin: a run that would is copied exactly.
  */
 function im2col<T>(
   input: usize, C: i32, H: i32, W: i32, KH: i32, KW: i32, SH: i32, SW: i32,
-  padTop: i32, padLeft: i32, OH: i32, OW: i32, columns: usize, padValue: T,
+  padTop: i32, padLeft: i32, OH: i32, OW: i32, columns: usize, padValue: T, writeLimit: usize,
 ): void {
   const size = sizeof<T>();
   let dst = columns;
@@ -75,10 +82,11 @@ function im2col<T>(
           } else {
             fillValues<T>(dst, oxBegin, padValue);
             const row = plane + <usize>(iy * W + kx - padLeft) * size;
+            const runDst = dst + <usize>oxBegin * size;
             if (SW == 1) {
-              copyRun(dst + <usize>oxBegin * size, row + <usize>oxBegin * size, <usize>(oxEnd - oxBegin) * size);
+              copyRun(runDst, row + <usize>oxBegin * size, <usize>(oxEnd - oxBegin) * size, writeLimit);
             } else if (SW == 2) {
-              copyEveryOther<T>(dst + <usize>oxBegin * size, row + <usize>(oxBegin * 2) * size, oxEnd - oxBegin);
+              copyEveryOther<T>(runDst, row + <usize>(oxBegin * 2) * size, oxEnd - oxBegin, writeLimit);
             } else {
               for (let ox = oxBegin; ox < oxEnd; ox++) {
                 store<T>(dst + <usize>ox * size, load<T>(row + <usize>(ox * SW) * size));
@@ -99,10 +107,10 @@ function im2col<T>(
   for (let i = 0; i < count; i++) store<T>(dst + <usize>i * sizeof<T>(), value);
 }
 
-/** Copies `bytes` bytes, in 16-byte moves when SIMD is on (see im2col for where the excess goes). */
+/** Copies `bytes` bytes, in 16-byte moves when SIMD is on and they stay below writeLimit (see im2col). */
 // @ts-ignore: decorator
-@inline function copyRun(dst: usize, src: usize, bytes: usize): void {
-  if (!ASC_FEATURE_SIMD) {
+@inline function copyRun(dst: usize, src: usize, bytes: usize, writeLimit: usize): void {
+  if (!ASC_FEATURE_SIMD || dst + ((bytes + 15) & ~15) > writeLimit) {
     memory.copy(dst, src, bytes);
     return;
   }
@@ -111,13 +119,15 @@ function im2col<T>(
 
 /**
  * dst[i] = src[2i] for i < count; SIMD builds take eight bytes or four floats per step and, like copyRun, may
- * write up to 15 bytes past the run and read up to 31 bytes past src[2·count].
+ * write up to 15 bytes past the run (never at or past writeLimit) and read up to 31 bytes past src[2·count].
  *
  *   load src, src+16:  [x0 x1 x2 x3] [x4 x5 x6 x7]  →  shuffle even lanes  →  [x0 x2 x4 x6]   (bytes alike)
  */
 // @ts-ignore: decorator
-@inline function copyEveryOther<T>(dst: usize, src: usize, count: i32): void {
-  if (!ASC_FEATURE_SIMD) {
+@inline function copyEveryOther<T>(dst: usize, src: usize, count: i32, writeLimit: usize): void {
+  const perStep = sizeof<T>() == 1 ? 8 : 4;
+  const vectorBytes = <usize>((count + perStep - 1) / perStep) * (sizeof<T>() == 1 ? 8 : 16);
+  if (!ASC_FEATURE_SIMD || dst + vectorBytes > writeLimit) {
     for (let i = 0; i < count; i++) store<T>(dst + <usize>i * sizeof<T>(), load<T>(src + <usize>(2 * i) * sizeof<T>()));
   } else if (sizeof<T>() == 1) {
     for (let i = 0; i < count; i += 8) {
@@ -132,9 +142,38 @@ function im2col<T>(
   }
 }
 
+/** The first item of thread `thread`'s share when `count` items are split into `threads` near-equal runs. */
+// @ts-ignore: decorator
+@inline function shareStart(count: i32, thread: i32, threads: i32): i32 {
+  return <i32>(<i64>count * thread / threads);
+}
+
+/**
+ * Phase 1 for thread `thread` of `threads`: unfolds its share of the input channels of T into the columns
+ * matrix at `columns` (whose other rows other threads write meanwhile).
+ */
+function unfoldChannelShare<T>(
+  input: usize, C: i32, H: i32, W: i32, KH: i32, KW: i32, SH: i32, SW: i32,
+  padTop: i32, padLeft: i32, padBottom: i32, padRight: i32, columns: usize, padValue: T, thread: i32, threads: i32,
+): void {
+  const OH = outputExtent(H, KH, SH, padTop, padBottom), OW = outputExtent(W, KW, SW, padLeft, padRight);
+  const first = shareStart(C, thread, threads), end = shareStart(C, thread + 1, threads);
+  const channelBytes = <usize>(KH * KW * OH * OW) * sizeof<T>();
+  // The last share may run into the slack after the matrix; the others stop where the next share begins.
+  const writeLimit = thread + 1 == threads ? <usize>-1 : columns + <usize>end * channelBytes;
+  im2col<T>(input + <usize>(first * H * W) * sizeof<T>(), end - first, H, W, KH, KW, SH, SW, padTop, padLeft, OH, OW,
+    columns + <usize>first * channelBytes, padValue, writeLimit);
+}
+
+/** Output columns [start, end) of thread `thread`'s share: whole GEMM tiles, so that no tile is split. */
+// @ts-ignore: decorator
+@inline function columnShareStart(N: i32, thread: i32, threads: i32): i32 {
+  return min(N, shareStart((N + GEMM_NR - 1) / GEMM_NR, thread, threads) * GEMM_NR);
+}
+
 /**
  * output[M×OH×OW] = conv(input[C×H×W], weights) + bias, optional ReLU. `packedWeights` come from
- * packGemmWeights over the [M × C·KH·KW] weight matrix; `scratch` has convScratchBytes() bytes.
+ * packGemmWeights over the [M × C·KH·KW] weight matrix; `scratch` has convScratchBytes(…, 1) bytes.
  */
 export function conv2d(
   input: usize, C: i32, H: i32, W: i32,
@@ -142,26 +181,37 @@ export function conv2d(
   padTop: i32, padLeft: i32, padBottom: i32, padRight: i32,
   relu: bool, output: usize, scratch: usize,
 ): void {
-  const N = outputExtent(H, KH, SH, padTop, padBottom) * outputExtent(W, KW, SW, padLeft, padRight);
-  const K = C * KH * KW;
-  const columns = columnsOf<f32>(input, C, H, W, KH, KW, SH, SW, padTop, padLeft, padBottom, padRight, scratch, 0);
-  gemm(packedWeights, columns, N, output, N, M, N, K, bias, relu, scratch + im2colBytes<f32>(K, N, columns != input));
+  conv2dUnfoldShare(input, C, H, W, KH, KW, SH, SW, padTop, padLeft, padBottom, padRight, scratch, 0, 1);
+  conv2dMultiplyShare(input, C, H, W, packedWeights, bias, M, KH, KW, SH, SW, padTop, padLeft, padBottom, padRight,
+    relu, output, scratch, 0, 1);
+}
+
+/** Phase 1 of conv2d for thread `thread` of `threads` (nothing to do for a pointwise convolution). */
+export function conv2dUnfoldShare(
+  input: usize, C: i32, H: i32, W: i32, KH: i32, KW: i32, SH: i32, SW: i32,
+  padTop: i32, padLeft: i32, padBottom: i32, padRight: i32, scratch: usize, thread: i32, threads: i32,
+): void {
+  if (isPointwise(KH, KW, SH, SW, padTop, padLeft, padBottom, padRight)) return;
+  unfoldChannelShare<f32>(input, C, H, W, KH, KW, SH, SW, padTop, padLeft, padBottom, padRight, scratch, 0, thread, threads);
 }
 
 /**
- * The GEMM's B matrix [C·KH·KW × OH·OW] of T: the input itself for a pointwise convolution, else its im2col at
- * `unfolded`.
+ * Phase 2 of conv2d for thread `thread` of `threads`: its share of the output columns, with a packed sliver of
+ * its own after the im2col matrix (`scratch` has convScratchBytes(…, threads) bytes).
  */
-// @ts-ignore: decorator
-@inline function columnsOf<T>(
-  input: usize, C: i32, H: i32, W: i32, KH: i32, KW: i32, SH: i32, SW: i32,
-  padTop: i32, padLeft: i32, padBottom: i32, padRight: i32, unfolded: usize, padValue: T,
-): usize {
-  if (isPointwise(KH, KW, SH, SW, padTop, padLeft, padBottom, padRight)) return input;
-  const OH = outputExtent(H, KH, SH, padTop, padBottom);
-  const OW = outputExtent(W, KW, SW, padLeft, padRight);
-  im2col<T>(input, C, H, W, KH, KW, SH, SW, padTop, padLeft, OH, OW, unfolded, padValue);
-  return unfolded;
+export function conv2dMultiplyShare(
+  input: usize, C: i32, H: i32, W: i32,
+  packedWeights: usize, bias: usize, M: i32, KH: i32, KW: i32, SH: i32, SW: i32,
+  padTop: i32, padLeft: i32, padBottom: i32, padRight: i32,
+  relu: bool, output: usize, scratch: usize, thread: i32, threads: i32,
+): void {
+  const N = outputExtent(H, KH, SH, padTop, padBottom) * outputExtent(W, KW, SW, padLeft, padRight);
+  const K = C * KH * KW;
+  const pointwise = isPointwise(KH, KW, SH, SW, padTop, padLeft, padBottom, padRight);
+  const columns = pointwise ? input : scratch;
+  const sliver = scratch + im2colBytes<f32>(K, N, !pointwise) + <usize>thread * gemmScratchBytes(K);
+  const first = columnShareStart(N, thread, threads), end = columnShareStart(N, thread + 1, threads);
+  gemm(packedWeights, columns + (<usize>first << 2), N, output + (<usize>first << 2), N, M, end - first, K, bias, relu, sliver);
 }
 
 /**
@@ -178,15 +228,49 @@ export function conv2dInt8(
   padTop: i32, padLeft: i32, padBottom: i32, padRight: i32, activationScale: f32, zeroPoint: i32,
   relu: bool, output: usize, scratch: usize, inputQuantised: bool, outputScale: f32, outputZeroPoint: i32,
 ): void {
+  conv2dInt8UnfoldShare(input, C, H, W, KH, KW, SH, SW, padTop, padLeft, padBottom, padRight, activationScale, zeroPoint,
+    scratch, inputQuantised, 0, 1);
+  conv2dInt8MultiplyShare(input, C, H, W, packedWeights, weightScales, rowSums, bias, M, KH, KW, SH, SW,
+    padTop, padLeft, padBottom, padRight, activationScale, zeroPoint, relu, output, scratch, inputQuantised,
+    outputScale, outputZeroPoint, 0, 1);
+}
+
+/** Phase 1 of conv2dInt8 for thread `thread` of `threads`: quantises, then unfolds, its share of the channels. */
+export function conv2dInt8UnfoldShare(
+  input: usize, C: i32, H: i32, W: i32, KH: i32, KW: i32, SH: i32, SW: i32,
+  padTop: i32, padLeft: i32, padBottom: i32, padRight: i32, activationScale: f32, zeroPoint: i32,
+  scratch: usize, inputQuantised: bool, thread: i32, threads: i32,
+): void {
+  const plane = H * W;
+  if (!inputQuantised) {
+    const first = shareStart(C, thread, threads), end = shareStart(C, thread + 1, threads);
+    quantiseActivations(input + (<usize>(first * plane) << 2), (end - first) * plane, 1 / activationScale, zeroPoint,
+      scratch + <usize>(first * plane));
+  }
+  if (isPointwise(KH, KW, SH, SW, padTop, padLeft, padBottom, padRight)) return;
+  unfoldChannelShare<u8>(inputQuantised ? input : scratch, C, H, W, KH, KW, SH, SW, padTop, padLeft, padBottom, padRight,
+    scratch + im2colBytes<u8>(C, plane, true), <u8>zeroPoint, thread, threads);
+}
+
+/** Phase 2 of conv2dInt8 for thread `thread` of `threads`: packs and multiplies its share of the output columns. */
+export function conv2dInt8MultiplyShare(
+  input: usize, C: i32, H: i32, W: i32,
+  packedWeights: usize, weightScales: usize, rowSums: usize, bias: usize, M: i32, KH: i32, KW: i32, SH: i32, SW: i32,
+  padTop: i32, padLeft: i32, padBottom: i32, padRight: i32, activationScale: f32, zeroPoint: i32,
+  relu: bool, output: usize, scratch: usize, inputQuantised: bool, outputScale: f32, outputZeroPoint: i32,
+  thread: i32, threads: i32,
+): void {
   const N = outputExtent(H, KH, SH, padTop, padBottom) * outputExtent(W, KW, SW, padLeft, padRight);
   const K = C * KH * KW;
-  if (!inputQuantised) quantiseActivations(input, C * H * W, 1 / activationScale, zeroPoint, scratch);
-  const quantised = inputQuantised ? input : scratch;
+  const pointwise = isPointwise(KH, KW, SH, SW, padTop, padLeft, padBottom, padRight);
   const unfolded = scratch + im2colBytes<u8>(C, H * W, true);
-  const columns = columnsOf<u8>(quantised, C, H, W, KH, KW, SH, SW, padTop, padLeft, padBottom, padRight, unfolded, <u8>zeroPoint);
-  const packed = unfolded + im2colBytes<u8>(K, N, columns != quantised);
-  packQuantisedColumns(columns, N, K, N, zeroPoint, packed);
+  const columns = pointwise ? (inputQuantised ? input : scratch) : unfolded;
+  const first = columnShareStart(N, thread, threads), end = columnShareStart(N, thread + 1, threads);
+  // The tiles before this share's are the other threads'.
+  const packed = unfolded + im2colBytes<u8>(K, N, !pointwise) + packedColumnsBytes(K, first);
+  packQuantisedColumns(columns + <usize>first, N, K, end - first, zeroPoint, packed);
   const outputInverseScale: f32 = outputScale > 0 ? 1 / outputScale : 0;
-  gemmInt8(packedWeights, packed, output, N, M, N, K, activationScale, zeroPoint, weightScales, rowSums, bias, relu,
-    outputInverseScale, outputZeroPoint);
+  const valueBytes: usize = outputScale > 0 ? 1 : 4;
+  gemmInt8(packedWeights, packed, output + <usize>first * valueBytes, N, M, end - first, K, activationScale, zeroPoint,
+    weightScales, rowSums, bias, relu, outputInverseScale, outputZeroPoint);
 }

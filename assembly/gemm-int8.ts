@@ -19,7 +19,7 @@
 // so one v128 load of a panel's group, broadcast lane by lane, meets two v128 loads of eight columns, as in the
 // f32 GEMM.
 
-import { broadcastLane, GEMM_MR, GEMM_NR, storeTilePart, tileScratch } from './gemm';
+import { broadcastLane, GEMM_MR, GEMM_NR, instanceScratch, storeTilePart, TILE_SPILL_BYTES } from './gemm';
 import { largerOf, largerOf4, smallerOf, smallerOf4 } from './lanes';
 
 /** k values per 4-byte group. */
@@ -193,13 +193,12 @@ export function gemmInt8(
   return i32x4.add(acc, i32x4.dot_i16x8_s(a, b));
 }
 
-// Per-row epilogue constants of the current panel, staged in static memory:
+// Per-row epilogue constants of the current panel, staged in this instance's scratch after the tile spill area:
 //   [0..16)   f32 output scale of rows 0…3: activationScale · weightScale[r]
 //   [16..32)  i32 zero-point correction of rows 0…3: zeroPoint · rowSum[r]
 //   [32..48)  f32 bias of rows 0…3
-const epilogueConstants: usize = memory.data(GEMM_MR * 12, 16);
-
 function loadEpilogue(activationScale: f32, zeroPoint: i32, weightScales: usize, rowSums: usize, bias: usize): usize {
+  const epilogueConstants = instanceScratch + TILE_SPILL_BYTES;
   for (let r = 0; r < GEMM_MR; r++) {
     const at = <usize>r << 2;
     store<f32>(epilogueConstants + at, activationScale * load<f32>(weightScales + at));
@@ -253,7 +252,7 @@ function tile4x8Simd(
   // A full tile goes straight to C; an edge tile is spilled as f32 and its valid part stored.
   const full = rows == GEMM_MR && cols == GEMM_NR;
   const quantised = full && outputInverseScale > 0;
-  const out = full ? c : tileScratch;
+  const out = full ? c : instanceScratch;
   const outStride = full ? ldcBytes : GEMM_NR * 4;
   storeRow(out, c00, c01, epilogue, relu, quantised, outputInverseScale, outputZero);
   storeRow(out + outStride, c10, c11, epilogue + 4, relu, quantised, outputInverseScale, outputZero);
@@ -264,7 +263,7 @@ function tile4x8Simd(
 
 /**
  * Requantises one tile row to f32, or on to quantised bytes; `epilogue` points at the row's slot of
- * epilogueConstants.
+ * the epilogue constants (loadEpilogue).
  */
 // @ts-ignore: decorator
 @inline function storeRow(
@@ -284,7 +283,7 @@ function tile4x8Simd(
   v128.store64_lane(row, i8x16.narrow_i16x8_u(words, words), 0);
 }
 
-/** Stores the top-left rows×cols of the f32 tile spilled to tileScratch, as f32 or as quantised bytes. */
+/** Stores the top-left rows×cols of the f32 tile spilled to instanceScratch, as f32 or as quantised bytes. */
 function storeSpilledTile(c: usize, ldcBytes: usize, rows: i32, cols: i32, outputInverseScale: f32, outputZero: f32): void {
   if (outputInverseScale <= 0) {
     storeTilePart(c, ldcBytes, rows, cols);
@@ -292,7 +291,7 @@ function storeSpilledTile(c: usize, ldcBytes: usize, rows: i32, cols: i32, outpu
   }
   for (let r = 0; r < rows; r++) {
     for (let j = 0; j < cols; j++) {
-      const value = load<f32>(tileScratch + (<usize>(r * GEMM_NR + j) << 2));
+      const value = load<f32>(instanceScratch + (<usize>(r * GEMM_NR + j) << 2));
       store<u8>(c + <usize>r * ldcBytes + <usize>j, quantise(value, outputInverseScale, outputZero));
     }
   }
@@ -302,7 +301,7 @@ function tile4x8Scalar(
   a: usize, b: usize, groups: i32, epilogue: usize, relu: bool, c: usize, ldcBytes: usize, rows: i32, cols: i32,
   outputInverseScale: f32, outputZero: f32,
 ): void {
-  const t = tileScratch;
+  const t = instanceScratch;
   memory.fill(t, 0, GEMM_MR * GEMM_NR * 4);
   for (let g = 0; g < groups; g++) {
     for (let r = 0; r < GEMM_MR; r++) {

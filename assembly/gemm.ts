@@ -24,8 +24,22 @@ import { largerOf, largerOf4 } from './lanes';
 export const GEMM_MR: i32 = 4;
 export const GEMM_NR: i32 = 8;
 
-// Tile spill area for edge tiles and for the scalar build's accumulators (GEMM_MR × GEMM_NR floats).
-export const tileScratch: usize = memory.data(GEMM_MR * GEMM_NR * 4, 16);
+/** Bytes of the tile spill area at the start of instanceScratch (GEMM_MR × GEMM_NR floats). */
+export const TILE_SPILL_BYTES: i32 = GEMM_MR * GEMM_NR * 4;
+/** Bytes of instanceScratch: the tile spill area, then the int8 GEMM's epilogue constants (gemm-int8.ts). */
+export const INSTANCE_SCRATCH_BYTES: i32 = 256;
+
+/**
+ * Scratch of this instance's own: the spill area for edge tiles and the scalar build's accumulators, then the int8
+ * epilogue constants. Threads run one instance each over one shared memory; each moves this to bytes of its own
+ * with useInstanceScratch (a global, unlike memory, is per instance).
+ */
+export let instanceScratch: usize = memory.data(INSTANCE_SCRATCH_BYTES, 16);
+
+/** Moves this instance's scratch to INSTANCE_SCRATCH_BYTES bytes at `at` (16-byte aligned). */
+export function useInstanceScratch(at: usize): void {
+  instanceScratch = at;
+}
 
 /** Packs row-major A[M×K] into GEMM_MR-row k-major panels; rows past M are zero. */
 export function packGemmWeights(src: usize, dst: usize, M: i32, K: i32): void {
@@ -158,7 +172,7 @@ function tile4x8Simd(
     v128.store(c, c30, 0); v128.store(c, c31, 16);
     return;
   }
-  const t = tileScratch;
+  const t = instanceScratch;
   v128.store(t, c00, 0); v128.store(t, c01, 16);
   v128.store(t, c10, 32); v128.store(t, c11, 48);
   v128.store(t, c20, 64); v128.store(t, c21, 80);
@@ -171,7 +185,7 @@ function tile4x8Scalar(
   a: usize, b: usize, ldbBytes: usize, c: usize, ldcBytes: usize,
   K: i32, rows: i32, cols: i32, bias: usize, relu: bool,
 ): void {
-  const t = tileScratch;
+  const t = instanceScratch;
   for (let r = 0; r < GEMM_MR; r++) {
     const value = load<f32>(bias + (<usize>r << 2));
     for (let j = 0; j < GEMM_NR; j++) store<f32>(t + (<usize>(r * GEMM_NR + j) << 2), value);
@@ -200,6 +214,6 @@ function tile4x8Scalar(
 /** Copies the top-left rows×cols of the spilled tile to C. */
 export function storeTilePart(c: usize, ldcBytes: usize, rows: i32, cols: i32): void {
   for (let r = 0; r < rows; r++) {
-    memory.copy(c + <usize>r * ldcBytes, tileScratch + (<usize>(r * GEMM_NR) << 2), <usize>cols << 2);
+    memory.copy(c + <usize>r * ldcBytes, instanceScratch + (<usize>(r * GEMM_NR) << 2), <usize>cols << 2);
   }
 }

@@ -1,8 +1,10 @@
 // The kernel ABI: every argument is a byte offset into this module's memory or a plain number.
 // The TypeScript runtime plans the memory (weights, activations, scratch) above heapBase().
 
-export { GEMM_MR, GEMM_NR, packGemmWeights } from './gemm';
-export { conv2d, conv2dInt8, convScratchBytes } from './conv';
+export { GEMM_MR, GEMM_NR, INSTANCE_SCRATCH_BYTES, packGemmWeights, useInstanceScratch } from './gemm';
+export {
+  conv2d, conv2dUnfoldShare, conv2dMultiplyShare, conv2dInt8, conv2dInt8UnfoldShare, conv2dInt8MultiplyShare, convScratchBytes,
+} from './conv';
 export { maxPool2d, maxPool2dQuantised, maxPoolScratchBytes, averagePool2d, globalAveragePool } from './pool';
 export { dense, lrn, softmax, relu } from './dense';
 export { int8WeightBytes, packInt8Weights, activationRange, quantiseActivations } from './gemm-int8';

@@ -10,7 +10,7 @@ export { preprocessImage } from './image/preprocess.js';
 export { defaultPreprocess } from './format/preprocess.js';
 export { DEFAULT_IMAGE_LIMITS, type ImageLimits, type RawImage } from './image/raw-image.js';
 export { Model, type ModelInfo, type LayerInfo, type Tensor, type TensorInfo, type Precision } from './runtime/model.js';
-export { KERNEL_VARIANTS, type KernelVariant, type KernelOptions } from './runtime/kernels.js';
+export { KERNEL_VARIANTS, MAX_THREADS, type KernelVariant, type KernelOptions } from './runtime/kernels.js';
 export { GoogLeNetError, ModelFormatError, InputError, ImageError } from './errors.js';
 export { buildGoogLeNet } from './graph/googlenet.js';
 export {

@@ -54,7 +54,7 @@ describe('conv2dInt8', () => {
         const k = kernels.exports;
         const packed = kernels.alloc(k.int8WeightBytes(M, K) / 4), sums = kernels.alloc(panels * 4);
         const scales = kernels.alloc(panels * 4, quantized.scales);
-        const scratch = kernels.alloc(k.convScratchBytes(C, H, W, KH, KW, SH, SW, ...pads, 1) / 4);
+        const scratch = kernels.alloc(k.convScratchBytes(C, H, W, KH, KW, SH, SW, ...pads, 1, 1) / 4);
         const values = kernels.alloc(Math.ceil(weights.length / 4));
         new Int8Array(k.memory.buffer).set(quantized.values, values);
         k.packInt8Weights(values, packed, M, K, sums);

@@ -55,7 +55,7 @@ describe.each(VARIANTS)('%s build', (variant) => {
       const k = kernels.exports;
       const inputAt = kernels.alloc(input.length, input), rawAt = kernels.alloc(weights.length, weights);
       const packedAt = kernels.alloc(Math.ceil(M / 4) * 4 * K), biasAt = kernels.alloc(bias.length, bias);
-      const outputAt = kernels.alloc(M * OH * OW + 8), scratchAt = kernels.alloc(k.convScratchBytes(C, H, W, KH, KW, SH, SW, ...pads, 0) / 4);
+      const outputAt = kernels.alloc(M * OH * OW + 8), scratchAt = kernels.alloc(k.convScratchBytes(C, H, W, KH, KW, SH, SW, ...pads, 0, 1) / 4);
       const guard = 12345.5;
       kernels.floats(outputAt + M * OH * OW * 4, 8).fill(guard);
       k.packGemmWeights(rawAt, packedAt, M, K);
@@ -74,7 +74,7 @@ describe.each(VARIANTS)('%s build', (variant) => {
     const packed = kernels.alloc(8 * 27);
     kernels.exports.packGemmWeights(kernels.alloc(weights.length, weights), packed, 6, 27);
     kernels.exports.conv2d(kernels.alloc(75, input), 3, 5, 5, packed, kernels.alloc(8, bias), 6, 3, 3, 1, 1, 1, 1, 1, 1, 1,
-      concat + 2 * 25 * 4, kernels.alloc(kernels.exports.convScratchBytes(3, 5, 5, 3, 3, 1, 1, 1, 1, 1, 1, 0) / 4));
+      concat + 2 * 25 * 4, kernels.alloc(kernels.exports.convScratchBytes(3, 5, 5, 3, 3, 1, 1, 1, 1, 1, 1, 0, 1) / 4));
     const result = kernels.read(concat, 11 * 25);
     expect(result.subarray(0, 50)).toEqual(before);
     expect(result.subarray(8 * 25)).toEqual(after);

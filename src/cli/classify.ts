@@ -4,9 +4,10 @@ import { ImageError } from '../errors.js';
 import { loadModel, type LoadOptions } from '../runtime/load.js';
 import type { Prediction } from '../runtime/classify.js';
 import { UsageError } from './errors.js';
+import { LOAD_OPTIONS } from './load-options.js';
 import { readUserFile } from './files.js';
 
-export const CLASSIFY_HELP = `googlenet classify IMAGE… [--model FILE] [--top K] [--json] [--variant V] [--precision P]
+export const CLASSIFY_HELP = `googlenet classify IMAGE… [--model FILE] [--top K] [--json] [--variant V] [--precision P] [--threads N]
 
 Classifies PNG and JPEG images, each preprocessed as the model file says (ONNX models: the defaults for
 their input), and prints the K most probable classes of each: label, probability and a bar. Without
@@ -17,7 +18,7 @@ their input), and prints the K most probable classes of each: label, probability
   --json         one JSON array with an object per image, in argument order:
                  { "file", "predictions": [{ "label", "index", "probability" }] }
                  or, for an image that cannot be read or decoded, { "file", "error" }
-  --variant V, --precision P   as for infer
+  --variant V, --precision P, --threads N   as for infer
 
 An image that cannot be read or decoded gets one line on stderr; the other images are still classified,
 and the exit code is 1. Images may take up to 1 GiB to decode (photos of up to about 40 megapixels); the
@@ -27,8 +28,7 @@ export const CLASSIFY_OPTIONS = {
   model: { type: 'string' },
   top: { type: 'string' },
   json: { type: 'boolean' },
-  variant: { type: 'string' },
-  precision: { type: 'string' },
+  ...LOAD_OPTIONS,
 } as const;
 
 const DEFAULT_TOP = 5;

@@ -29,7 +29,7 @@ export function formatInspect(info: ModelInfo): string {
     `weights:       ${formatBytes(info.weightBytes)} packed`,
     `scratch:       ${formatBytes(info.scratchBytes)}`,
     `wasm memory:   ${formatBytes(info.memoryBytes)}`,
-    `kernel build:  ${info.variant}`,
+    `kernel build:  ${info.variant}${info.threads > 1 ? `, ${info.threads} threads` : ''}`,
     `precision:     ${info.precision}${info.quantisedTensors ? `, ${info.quantisedTensors} activation tensors kept as 8-bit (calibrated)` : ''}`,
   ].join('\n');
 }
@@ -46,7 +46,7 @@ export function formatProfile({ totalMs, layers }: { totalMs: number; layers: La
   const line = (cells: string[]) =>
     cells.map((cell, column) => (column >= 2 ? cell.padStart(widths[column]) : cell.padEnd(widths[column]))).join('  ');
   return [
-    `profile (${info.precision}, ${info.variant} build): median ${totalMs.toFixed(2)} ms per inference, ` +
+    `profile (${info.precision}, ${info.variant} build, ${info.threads} thread${info.threads > 1 ? 's' : ''}): median ${totalMs.toFixed(2)} ms per inference, ` +
       `${(info.macs / totalMs / 1e6).toFixed(1)} GMAC/s; the layers, timed one by one, sum to ${layerSum.toFixed(2)} ms`,
     line(header),
     line(widths.map((w) => '-'.repeat(w))),

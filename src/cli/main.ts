@@ -2,11 +2,12 @@
 /** The `googlenet` command line. User errors print one line on stderr and exit 1; --verbose adds the stack. */
 
 import { parseArgs, type ParseArgsConfig } from 'node:util';
-import { GoogLeNetError, loadModel, loadModelWithMetadata, KERNEL_VARIANTS, PRECISIONS, type KernelVariant, type LoadOptions } from '../hosts/node.js';
+import { GoogLeNetError, loadModel, loadModelWithMetadata, KERNEL_VARIANTS, MAX_THREADS, PRECISIONS, type LoadOptions } from '../hosts/node.js';
 import { CLASSIFY_HELP, CLASSIFY_OPTIONS, classifyFiles, formatClassifications } from './classify.js';
 import { CONVERT_HELP, CONVERT_OPTIONS, convert } from './convert.js';
 import { SERVE_HELP, SERVE_OPTIONS, serve } from './serve.js';
 import { parseInteger, UsageError } from './errors.js';
+import { kernelVariant, LOAD_OPTIONS, loadOptions } from './load-options.js';
 import { readUserFile, writeUserFile } from './files.js';
 import { formatNpy, parseNpy } from './npy.js';
 import { formatInspect, formatModelFileSummary, formatProfile } from './inspect.js';
@@ -14,11 +15,11 @@ import { formatInspect, formatModelFileSummary, formatProfile } from './inspect.
 const USAGE = `googlenet — GoogLeNet inference in WebAssembly
 
 Usage:
-  googlenet infer --model FILE --input X.npy [--input …] --output Y.npy [--output …] [--variant V] [--precision P]
-  googlenet inspect FILE [--variant V] [--precision P] [--json] [--profile [--runs N]]
-  googlenet classify IMAGE… [--model FILE] [--top K] [--json] [--variant V] [--precision P]
+  googlenet infer --model FILE --input X.npy [--input …] --output Y.npy [--output …] [--variant V] [--precision P] [--threads N]
+  googlenet inspect FILE [--variant V] [--precision P] [--threads N] [--json] [--profile [--runs N]]
+  googlenet classify IMAGE… [--model FILE] [--top K] [--json] [--variant V] [--precision P] [--threads N]
   googlenet convert IN.onnx -o OUT.safetensors [--weights int8|f16|f32] [--labels FILE] [--calibrate DIR] …
-  googlenet serve [--port 8080] [--host 127.0.0.1] [--model FILE] [--max-body BYTES] [--variant V] [--precision P]
+  googlenet serve [--port 8080] [--host 127.0.0.1] [--model FILE] [--max-body BYTES] [--variant V] [--precision P] [--threads N]
   googlenet <command> --help
 
 FILE is an ONNX file or a model file written by convert.
@@ -26,15 +27,11 @@ FILE is an ONNX file or a model file written by convert.
 Options:
   --variant V     kernel build: ${KERNEL_VARIANTS.join(' | ')} (default: the best this host runs correctly)
   --precision P   ${PRECISIONS.join(' | ')}: auto (the default) runs int8 for a model file with int8 weights, f32 otherwise
+  --threads N     threads that share each convolution, 1 to ${MAX_THREADS} (default 1; N > 1 needs a SIMD build)
   --verbose       print stack traces of errors`;
 
 /** --help is answered before parsing, so that it works whatever else is on the line. */
 const COMMON_OPTIONS = { verbose: { type: 'boolean' } } as const;
-
-const LOAD_OPTIONS = {
-  variant: { type: 'string' },
-  precision: { type: 'string' },
-} as const;
 
 const INFER_OPTIONS = {
   model: { type: 'string' },
@@ -52,11 +49,13 @@ const INSPECT_OPTIONS = {
 
 const COMMAND_HELP = {
   infer: `googlenet infer --model FILE --input X.npy [--input …] --output Y.npy [--output …] [--variant V] [--precision P]
+                 [--threads N]
 
 Runs the model on float32 .npy tensors (NCHW, batch first). Give one --input per model input, in the
 model's order, and one --output per output to save (the first N outputs are written). FILE is an ONNX file
-or a model file written by convert. --precision auto|f32|int8 (auto: int8 for an int8 model file).`,
-  inspect: `googlenet inspect FILE [--variant V] [--precision P] [--json] [--profile [--runs N]]
+or a model file written by convert. --precision auto|f32|int8 (auto: int8 for an int8 model file).
+--threads N: threads that share each convolution (default 1; Node, Bun and Deno, SIMD builds).`,
+  inspect: `googlenet inspect FILE [--variant V] [--precision P] [--threads N] [--json] [--profile [--runs N]]
 
 Prints every layer of the model: name, op, output shape, parameters, multiply-accumulates and the byte
 offset of its output in the activation arena; then the totals and the memory plan. For a model file it
@@ -124,21 +123,6 @@ async function main(argv: string[]): Promise<void> {
       await serve(values, loadOptions(values));
     }
   }
-}
-
-function loadOptions(values: { variant?: string; precision?: string }): LoadOptions {
-  const { precision } = values;
-  if (precision !== undefined && !(PRECISIONS as readonly string[]).includes(precision)) {
-    throw new UsageError(`--precision must be one of ${PRECISIONS.join(', ')}`);
-  }
-  return { variant: kernelVariant(values.variant), precision: precision as LoadOptions['precision'] };
-}
-
-function kernelVariant(variant: string | undefined): KernelVariant | undefined {
-  if (variant !== undefined && !KERNEL_VARIANTS.includes(variant as KernelVariant)) {
-    throw new UsageError(`--variant must be one of ${KERNEL_VARIANTS.join(', ')}`);
-  }
-  return variant as KernelVariant | undefined;
 }
 
 async function infer(modelPath: string | undefined, inputPaths: string[], outputPaths: string[], options: LoadOptions) {

@@ -7,6 +7,7 @@ import { loadModel, type LoadOptions } from '../runtime/load.js';
 import { createHandler, DEFAULT_MAX_BODY_BYTES } from '../serve/handler.js';
 import { parseInteger } from './errors.js';
 import { readUserFile } from './files.js';
+import { LOAD_OPTIONS } from './load-options.js';
 import { nodeListener } from './node-http.js';
 
 export const SERVE_HELP = `googlenet serve [--port 8080] [--host 127.0.0.1] [--model FILE] [--max-body BYTES] [--variant V] [--precision P]
@@ -24,7 +25,7 @@ Errors are JSON {"error": "…"}: 400 bad image or ?top, 404, 405, 413 body too 
   --host H           the address to listen on (default 127.0.0.1; 0.0.0.0 for every interface)
   --model FILE       an ONNX file or a model file written by convert; answers name it by its file name
   --max-body BYTES   the largest request body (default ${DEFAULT_MAX_BODY_BYTES}, 5 MiB)
-  --variant V, --precision P   as for infer
+  --variant V, --precision P, --threads N   as for infer
 
 Ctrl-C (SIGINT) or SIGTERM stops it after the requests in flight are answered.`;
 
@@ -33,8 +34,7 @@ export const SERVE_OPTIONS = {
   host: { type: 'string', default: '127.0.0.1' },
   model: { type: 'string' },
   'max-body': { type: 'string' },
-  variant: { type: 'string' },
-  precision: { type: 'string' },
+  ...LOAD_OPTIONS,
 } as const;
 
 /** How long requests in flight get to finish after a stop signal before their connections are cut. */

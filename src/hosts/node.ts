@@ -1,8 +1,12 @@
-/** The package on Node and Bun: the universal core, with package files and model paths read from disk. */
+/**
+ * The package on Node and Bun: the universal core, with package files and model paths read from disk, and
+ * threads.
+ */
 
 import { createReadStream } from 'node:fs';
 import { configureHost } from '../runtime/host.js';
 import { overModelLimit, readCapped } from '../runtime/read-capped.js';
+import { startWorkerThread } from './worker-threads.js';
 
 configureHost({
   readLocalFile: (file, maxBytes) => {
@@ -10,6 +14,7 @@ configureHost({
     const chunks = stream[Symbol.asyncIterator]();
     return readCapped(async () => (await chunks.next()).value, maxBytes, overModelLimit(maxBytes), () => void stream.destroy());
   },
+  startThread: () => startWorkerThread(),
 });
 
 export * from '../index.js';

@@ -1,7 +1,7 @@
 /**
  * What the platform provides beyond web-standard APIs. The core runs on fetch alone; each host entry
- * (src/hosts/) fills in what its platform has: a local file reader (Node, Bun, Deno) or compiled kernel builds
- * (Cloudflare Workers, which forbid compiling wasm from bytes).
+ * (src/hosts/) fills in what its platform has: a local file reader and threads (Node, Bun, Deno) or compiled
+ * kernel builds (Cloudflare Workers, which forbid compiling wasm from bytes).
  */
 
 /**
@@ -10,9 +10,24 @@
  */
 export type LocalFileReader = (file: string | URL, maxBytes: number) => Promise<Uint8Array<ArrayBuffer>>;
 
+/** The main thread's end of a started thread. */
+export interface ThreadPort {
+  postMessage(message: unknown): void;
+  /** Calls `listener` with each message the thread posts. */
+  onMessage(listener: (message: unknown) => void): void;
+  /** Calls `listener` if the thread fails to start or throws. */
+  onError(listener: (error: Error) => void): void;
+  terminate(): void;
+}
+
 export interface Host {
   /** Absent where there is no file system (browsers, Workers). */
   readLocalFile?: LocalFileReader;
+  /**
+   * Starts a thread that runs the package's thread worker (threads.ts's serveThread); a thread left idle must not
+   * keep the process alive. Absent where the package runs single-threaded (browsers, Workers).
+   */
+  startThread?: () => ThreadPort;
   /** Kernel builds compiled ahead, used when loadModel gets no `wasmModule`. */
   kernelModules?: WebAssembly.Module[];
 }

@@ -2,14 +2,26 @@
  * Picks and instantiates a kernel build. Each of the three builds (scalar, simd, relaxed-simd) exports the same
  * pointer ABI (assembly/index.ts). A build is used only after the host validates it and it passes a numeric
  * self-test: hosts differ in which SIMD features they accept and in how correctly they run them.
+ *
+ * With threads > 1, the SIMD builds' threaded versions are used instead: the same kernels over a shared memory,
+ * which the extra threads instantiate the build over too (threads.ts).
  */
 
 import { GoogLeNetError } from '../errors.js';
 import { host } from './host.js';
 import { readKernelBytes } from './package-files.js';
+import { singleThread, startThreads, type Parallel } from './threads.js';
 
 export const KERNEL_VARIANTS = ['relaxed-simd', 'simd', 'scalar'] as const;
 export type KernelVariant = (typeof KERNEL_VARIANTS)[number];
+/** The builds that have a threaded version. */
+export type ThreadedKernelVariant = Exclude<KernelVariant, 'scalar'>;
+export const MAX_THREADS = 16;
+/**
+ * The most a threaded build's shared memory may grow to, in 64 KiB pages (1 GiB): a shared memory needs a maximum
+ * up front. The largest models the default limits admit need a few hundred MB.
+ */
+const THREADED_MEMORY_PAGES = 16384;
 
 /** The build's own answer to kernelVariant(). */
 const VARIANT_IDS: Record<number, KernelVariant> = { 0: 'scalar', 1: 'simd', 2: 'relaxed-simd' };
@@ -19,7 +31,9 @@ export interface KernelExports {
   memory: WebAssembly.Memory;
   GEMM_MR: WebAssembly.Global;
   GEMM_NR: WebAssembly.Global;
+  INSTANCE_SCRATCH_BYTES: WebAssembly.Global;
   heapBase(): Ptr;
+  useInstanceScratch(at: Ptr): void;
   kernelVariant(): number;
   packGemmWeights(src: Ptr, dst: Ptr, M: number, K: number): void;
   conv2d(
@@ -27,6 +41,16 @@ export interface KernelExports {
     packedWeights: Ptr, bias: Ptr, M: number, KH: number, KW: number, SH: number, SW: number,
     padTop: number, padLeft: number, padBottom: number, padRight: number,
     relu: number, output: Ptr, scratch: Ptr,
+  ): void;
+  conv2dUnfoldShare(
+    input: Ptr, C: number, H: number, W: number, KH: number, KW: number, SH: number, SW: number,
+    padTop: number, padLeft: number, padBottom: number, padRight: number, scratch: Ptr, thread: number, threads: number,
+  ): void;
+  conv2dMultiplyShare(
+    input: Ptr, C: number, H: number, W: number,
+    packedWeights: Ptr, bias: Ptr, M: number, KH: number, KW: number, SH: number, SW: number,
+    padTop: number, padLeft: number, padBottom: number, padRight: number,
+    relu: number, output: Ptr, scratch: Ptr, thread: number, threads: number,
   ): void;
   maxPool2d(
     input: Ptr, C: number, H: number, W: number, KH: number, KW: number, SH: number, SW: number,
@@ -53,7 +77,7 @@ export interface KernelExports {
   quantiseActivations(src: Ptr, n: number, inverseScale: number, zeroPoint: number, dst: Ptr): void;
   convScratchBytes(
     C: number, H: number, W: number, KH: number, KW: number, SH: number, SW: number,
-    padTop: number, padLeft: number, padBottom: number, padRight: number, int8: number,
+    padTop: number, padLeft: number, padBottom: number, padRight: number, int8: number, threads: number,
   ): number;
   conv2dInt8(
     input: Ptr, C: number, H: number, W: number,
@@ -61,6 +85,18 @@ export interface KernelExports {
     padTop: number, padLeft: number, padBottom: number, padRight: number,
     activationScale: number, zeroPoint: number, relu: number, output: Ptr, scratch: Ptr,
     inputQuantised: number, outputScale: number, outputZeroPoint: number,
+  ): void;
+  conv2dInt8UnfoldShare(
+    input: Ptr, C: number, H: number, W: number, KH: number, KW: number, SH: number, SW: number,
+    padTop: number, padLeft: number, padBottom: number, padRight: number, activationScale: number, zeroPoint: number,
+    scratch: Ptr, inputQuantised: number, thread: number, threads: number,
+  ): void;
+  conv2dInt8MultiplyShare(
+    input: Ptr, C: number, H: number, W: number,
+    packedWeights: Ptr, weightScales: Ptr, rowSums: Ptr, bias: Ptr, M: number, KH: number, KW: number, SH: number, SW: number,
+    padTop: number, padLeft: number, padBottom: number, padRight: number,
+    activationScale: number, zeroPoint: number, relu: number, output: Ptr, scratch: Ptr,
+    inputQuantised: number, outputScale: number, outputZeroPoint: number, thread: number, threads: number,
   ): void;
   probeInt8Dot(): number;
 }
@@ -72,6 +108,10 @@ export interface Kernels {
   gemmRows: number;
   /** Output columns per tile of the GEMM microkernels. */
   gemmColumns: number;
+  /** First byte of the memory the runtime may lay out (above the extra threads' instance scratch). */
+  heapBase: number;
+  /** Runs the convolutions' share kernels on every thread (one, unless loaded with `threads`). */
+  parallel: Parallel;
 }
 
 export interface KernelOptions {
@@ -83,26 +123,39 @@ export interface KernelOptions {
    * tried best first.
    */
   wasmModule?: WebAssembly.Module | WebAssembly.Module[];
+  /**
+   * Threads that share each convolution (default 1): the calling thread and threads − 1 that the host starts
+   * (Node, Bun and Deno; not Workers or browsers). Uses a SIMD build's threaded version; Model.dispose() stops them.
+   */
+  threads?: number;
 }
 
-const compiledModules = new Map<KernelVariant, Promise<WebAssembly.Module | undefined>>();
+const compiledModules = new Map<string, Promise<WebAssembly.Module | undefined>>();
 
 /** Compiles a build from the package's files once per process; undefined when the host rejects it. */
-function compileVariant(variant: KernelVariant): Promise<WebAssembly.Module | undefined> {
-  let compiled = compiledModules.get(variant);
+function compileVariant(variant: KernelVariant, threaded: boolean): Promise<WebAssembly.Module | undefined> {
+  const key = `${variant}${threaded ? ' threads' : ''}`;
+  let compiled = compiledModules.get(key);
   if (!compiled) {
-    compiled = readKernelBytes(variant).then((bytes) =>
+    compiled = readKernelBytes(variant, threaded).then((bytes) =>
       WebAssembly.validate(bytes) ? WebAssembly.compile(bytes) : undefined,
     );
-    compiled.catch(() => compiledModules.delete(variant)); // a failed read is retried by the next load
-    compiledModules.set(variant, compiled);
+    compiled.catch(() => compiledModules.delete(key)); // a failed read is retried by the next load
+    compiledModules.set(key, compiled);
   }
   return compiled;
 }
 
-async function instantiate(module: WebAssembly.Module): Promise<KernelExports> {
-  const instance: WebAssembly.Instance = await WebAssembly.instantiate(module, {});
-  return instance.exports as unknown as KernelExports;
+interface Candidate {
+  module: WebAssembly.Module;
+  exports: KernelExports;
+}
+
+/** Instantiates a build; a threaded one over a new shared memory. */
+async function instantiate(module: WebAssembly.Module, threaded: boolean): Promise<Candidate> {
+  const imports: WebAssembly.Imports = threaded ? { env: { memory: new WebAssembly.Memory({ initial: 1, maximum: THREADED_MEMORY_PAGES, shared: true }) } } : {};
+  const instance: WebAssembly.Instance = await WebAssembly.instantiate(module, imports);
+  return { module, exports: instance.exports as unknown as KernelExports };
 }
 
 /** The caller's `wasmModule`, else the host's bundled builds; undefined when the builds are compiled here. */
@@ -112,41 +165,59 @@ function compiledAhead({ wasmModule }: KernelOptions): WebAssembly.Module[] | un
 }
 
 /** The builds to try (each instantiated once), keyed by what they are; all that validate here. */
-async function candidateInstances(options: KernelOptions, wanted: readonly KernelVariant[]): Promise<Map<KernelVariant, KernelExports>> {
-  const candidates = new Map<KernelVariant, KernelExports>();
+async function candidateInstances(options: KernelOptions, wanted: readonly KernelVariant[], threaded: boolean): Promise<Map<KernelVariant, Candidate>> {
+  const candidates = new Map<KernelVariant, Candidate>();
   const modules = compiledAhead(options);
   if (modules) {
     for (const module of modules) {
-      const exports = await instantiate(module);
-      const variant = VARIANT_IDS[exports.kernelVariant()];
-      if (variant) candidates.set(variant, exports);
+      const candidate = await instantiate(module, false);
+      const variant = VARIANT_IDS[candidate.exports.kernelVariant()];
+      if (variant) candidates.set(variant, candidate);
     }
     return candidates;
   }
   for (const variant of wanted) {
-    const module = await compileVariant(variant);
-    if (module) candidates.set(variant, await instantiate(module));
+    const module = await compileVariant(variant, threaded);
+    if (module) candidates.set(variant, await instantiate(module, threaded));
   }
   return candidates;
+}
+
+/** options.threads, checked against what this host and these options allow. */
+function threadsOf(options: KernelOptions): number {
+  const { threads = 1 } = options;
+  if (!Number.isInteger(threads) || threads < 1 || threads > MAX_THREADS) {
+    throw new GoogLeNetError(`threads must be an integer from 1 to ${MAX_THREADS}, not ${threads}`);
+  }
+  if (threads === 1) return 1;
+  if (options.wasmModule) throw new GoogLeNetError('threads > 1 uses the package\'s threaded kernel builds and cannot take a wasmModule');
+  if (options.variant === 'scalar') throw new GoogLeNetError('the scalar build has no threaded version (threads > 1 needs simd or relaxed-simd)');
+  if (!host().startThread) throw new GoogLeNetError(`threads: ${threads} needs a host that starts threads (Node, Bun, Deno); this one runs single-threaded`);
+  if (typeof SharedArrayBuffer !== 'function') throw new GoogLeNetError(`threads: ${threads} needs SharedArrayBuffer, which this host does not provide`);
+  return threads;
 }
 
 export async function loadKernels(options: KernelOptions = {}): Promise<Kernels> {
   if (options.variant && !KERNEL_VARIANTS.includes(options.variant)) {
     throw new GoogLeNetError(`unknown kernel variant "${options.variant}" (expected one of ${KERNEL_VARIANTS.join(', ')})`);
   }
-  const wanted = options.variant ? [options.variant] : KERNEL_VARIANTS;
-  const candidates = await candidateInstances(options, wanted);
+  const threads = threadsOf(options);
+  const wanted = options.variant ? [options.variant] : KERNEL_VARIANTS.filter((variant) => threads === 1 || variant !== 'scalar');
+  const candidates = await candidateInstances(options, wanted, threads > 1);
   const rejected: string[] = [];
   for (const variant of wanted) {
-    const exports = candidates.get(variant);
-    if (!exports) {
+    const candidate = candidates.get(variant);
+    if (!candidate) {
       rejected.push(`${variant}: ${compiledAhead(options) ? 'no module given for it' : 'this host does not validate it (WebAssembly.validate)'}`);
       continue;
     }
-    const kernels = describeKernels(variant, exports);
+    const kernels = describeKernels(variant, candidate.exports);
     const failure = selfTest(kernels);
-    if (!failure) return kernels;
-    rejected.push(`${variant}: ${failure}`);
+    if (failure) {
+      rejected.push(`${variant}: ${failure}`);
+      continue;
+    }
+    return threads === 1 ? kernels : withThreads(kernels, candidate.module, threads);
   }
   throw new GoogLeNetError(`no usable kernel build (${rejected.join('; ')})`);
 }
@@ -157,7 +228,17 @@ export function describeKernels(variant: KernelVariant, exports: KernelExports):
     exports,
     gemmRows: exports.GEMM_MR.value as number,
     gemmColumns: exports.GEMM_NR.value as number,
+    heapBase: exports.heapBase(),
+    parallel: singleThread(exports),
   };
+}
+
+/** The kernels with threads − 1 extra threads, whose instance scratch goes first above the heap base. */
+async function withThreads(kernels: Kernels, module: WebAssembly.Module, threads: number): Promise<Kernels> {
+  const scratchBytes = kernels.exports.INSTANCE_SCRATCH_BYTES.value as number;
+  const scratchAt = (thread: number) => kernels.heapBase + (thread - 1) * scratchBytes;
+  const parallel = await startThreads(module, kernels.exports, threads, scratchAt);
+  return { ...kernels, heapBase: scratchAt(threads), parallel };
 }
 
 /**

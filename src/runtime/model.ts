@@ -60,6 +60,8 @@ export interface ModelInfo {
   /** Total wasm memory of this model instance. */
   memoryBytes: number;
   variant: KernelVariant;
+  /** Threads that share each convolution. */
+  threads: number;
   precision: Precision;
   /** Activation tensors the int8 path keeps as quantised bytes between layers (calibrated models only). */
   quantisedTensors: number;
@@ -109,7 +111,7 @@ export class Model {
       weights.largestRawBytes, ...graph.nodes.map((node) => layerScratchBytes(node, shapes, kernels, precision)),
     );
 
-    const base = kernels.exports.heapBase();
+    const base = kernels.heapBase;
     const arenaAt = alignUp(base + weights.bytes);
     const scratchAt = alignUp(arenaAt + plan.arenaBytes);
     const memoryBytes = scratchAt + scratchBytes + TAIL_SLACK_BYTES;
@@ -129,7 +131,7 @@ export class Model {
     this.outputOffsets = graph.outputs.map(tensorAt);
     this.info = {
       ...describe(graph, shapes, plan),
-      weightBytes: weights.bytes, scratchBytes, memoryBytes: memory.buffer.byteLength, variant: kernels.variant, precision,
+      weightBytes: weights.bytes, scratchBytes, memoryBytes: memory.buffer.byteLength, variant: kernels.variant, threads: kernels.parallel.threads, precision,
       quantisedTensors: quantised.size,
     };
   }
@@ -207,8 +209,9 @@ export class Model {
     return classify(this, image, options);
   }
 
-  /** Releases the wasm instance; the model cannot run afterwards. */
+  /** Releases the wasm instance and stops the model's threads; the model cannot run afterwards. */
   dispose(): void {
+    this.kernels?.parallel.close();
     this.kernels = undefined;
   }
 
@@ -333,7 +336,9 @@ function layerScratchBytes(node: Node, shapes: Map<string, number[]>, kernels: K
   if (node.op !== 'Conv' && node.op !== 'MaxPool') return 0;
   const [, C, H, W] = shapes.get(node.inputs[0])!;
   if (node.op === 'MaxPool') return kernels.exports.maxPoolScratchBytes(W);
-  return kernels.exports.convScratchBytes(C, H, W, ...node.kernel, ...node.stride, ...node.pads, +(precision === 'int8'));
+  return kernels.exports.convScratchBytes(
+    C, H, W, ...node.kernel, ...node.stride, ...node.pads, +(precision === 'int8'), kernels.parallel.threads,
+  );
 }
 
 /** Quantisation parameters of one activation tensor, shared by every int8 convolution that reads it. */
@@ -389,8 +394,16 @@ function quantisationOf(tensor: string, context: StepContext): { quantisation: A
   return { quantisation, measures: !activationRanges[rangeTensor] };
 }
 
+/**
+ * A 1×1 stride-1 unpadded convolution, which has nothing to unfold. Convolutions run in two phases that the threads
+ * share (assembly/conv.ts): unfolding (skipped where there is nothing to unfold or quantise), then multiplying.
+ */
+function isPointwise({ kernel, stride, pads }: ConvNode): boolean {
+  return kernel.every((k) => k === 1) && stride.every((s) => s === 1) && pads.every((p) => p === 0);
+}
+
 function compileInt8Conv(node: ConvNode, context: StepContext): Step {
-  const { kernels: { exports: k }, shapes, tensorAt, weightAt, scratchAt, quantised } = context;
+  const { kernels: { exports: k, parallel }, shapes, tensorAt, weightAt, scratchAt, quantised } = context;
   const [inputName] = node.inputs;
   const input = tensorAt(inputName), output = tensorAt(node.output);
   const [, C, H, W] = shapes.get(inputName)!;
@@ -409,8 +422,12 @@ function compileInt8Conv(node: ConvNode, context: StepContext): Step {
       const [low, high] = new Float32Array(k.memory.buffer, scratchAt, 2);
       q.setRange(low, high);
     }
-    k.conv2dInt8(input, C, H, W, packed, scales, rowSums, bias, M, KH, KW, SH, SW, top, left, bottom, right,
-      q.scale, q.zeroPoint, relu, output, scratchAt, inputQuantised, out.scale, out.zeroPoint);
+    if (!(inputQuantised && isPointwise(node))) {
+      parallel.run('conv2dInt8UnfoldShare', [input, C, H, W, KH, KW, SH, SW, top, left, bottom, right, q.scale, q.zeroPoint,
+        scratchAt, inputQuantised]);
+    }
+    parallel.run('conv2dInt8MultiplyShare', [input, C, H, W, packed, scales, rowSums, bias, M, KH, KW, SH, SW,
+      top, left, bottom, right, q.scale, q.zeroPoint, relu, output, scratchAt, inputQuantised, out.scale, out.zeroPoint]);
   };
 }
 
@@ -427,7 +444,12 @@ function compileStep(node: Node, context: StepContext): Step {
       if (context.precision === 'int8') return compileInt8Conv(node, context);
       const [KH, KW] = node.kernel, [SH, SW] = node.stride, [top, left, bottom, right] = node.pads;
       const M = outDims[1], packed = weightAt(node.weight), bias = weightAt(biasKey(node)), relu = +node.relu;
-      return () => k.conv2d(input, C, H, W, packed, bias, M, KH, KW, SH, SW, top, left, bottom, right, relu, output, scratchAt);
+      const { parallel } = kernels, unfolds = !isPointwise(node);
+      return () => {
+        if (unfolds) parallel.run('conv2dUnfoldShare', [input, C, H, W, KH, KW, SH, SW, top, left, bottom, right, scratchAt]);
+        parallel.run('conv2dMultiplyShare', [input, C, H, W, packed, bias, M, KH, KW, SH, SW, top, left, bottom, right,
+          relu, output, scratchAt]);
+      };
     }
     case 'MaxPool': {
       const [KH, KW] = node.kernel, [SH, SW] = node.stride, [top, left] = node.pads;

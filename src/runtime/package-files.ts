@@ -6,7 +6,7 @@
 
 import { GoogLeNetError } from '../errors.js';
 import { host, type LocalFileReader } from './host.js';
-import type { KernelVariant } from './kernels.js';
+import type { KernelVariant, ThreadedKernelVariant } from './kernels.js';
 import { overModelLimit, readStreamCapped } from './read-capped.js';
 
 /** One literal `new URL(…, import.meta.url)` per build, the form bundlers (Vite, webpack) detect and ship. */
@@ -16,8 +16,14 @@ const KERNEL_URLS: Record<KernelVariant, () => URL> = {
   scalar: () => new URL('../../build/googlenet.scalar.wasm', import.meta.url),
 };
 
-export function readKernelBytes(variant: KernelVariant): Promise<Uint8Array<ArrayBuffer>> {
-  return readUrl(KERNEL_URLS[variant]());
+/** The threaded builds (shared, imported memory): SIMD only. */
+const THREADED_KERNEL_URLS: Record<ThreadedKernelVariant, () => URL> = {
+  'relaxed-simd': () => new URL('../../build/googlenet.relaxed-simd.threads.wasm', import.meta.url),
+  simd: () => new URL('../../build/googlenet.simd.threads.wasm', import.meta.url),
+};
+
+export function readKernelBytes(variant: KernelVariant, threaded: boolean): Promise<Uint8Array<ArrayBuffer>> {
+  return readUrl(threaded ? THREADED_KERNEL_URLS[variant as ThreadedKernelVariant]() : KERNEL_URLS[variant]());
 }
 
 /** The bytes at `url`; a response over `maxBytes` (by its Content-Length, or as it streams in) is abandoned. */

@@ -1,0 +1,142 @@
+/**
+ * Convolutions shared by threads. The share kernels must give conv2d's exact bits however the work is split and
+ * in whatever order the shares run; models loaded with threads must give the single-threaded model's exact bits
+ * on real threads (Node here; Deno and Bun through test/support/thread-parity.js); what cannot run threaded says so.
+ */
+
+import { execFile } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { describe, expect, it } from 'vitest';
+import { quantizePerChannel } from '../src/format/quantize.js';
+import { importOnnx } from '../src/onnx/import.js';
+import { configureHost, host } from '../src/runtime/host.js';
+import { loadKernels, type KernelVariant } from '../src/runtime/kernels.js';
+import { loadModel } from '../src/runtime/load.js';
+import { collectActivationRanges } from '../src/runtime/calibrate.js';
+import { Model } from '../src/runtime/model.js';
+import { GOOGLENET_FIXTURES, readFixture } from './support/fixtures.js';
+import { imageLikeBatch } from './support/images.js';
+import { RawKernels, randomFloats, readBuild } from './support/raw-kernels.js';
+import { convOutputSize, type ConvCase } from './support/reference.js';
+
+const VARIANTS: KernelVariant[] = ['scalar', 'simd', 'relaxed-simd'];
+const root = fileURLToPath(new URL('..', import.meta.url));
+
+const CASES: ConvCase[] = [
+  { C: 5, H: 11, W: 13, M: 9, KH: 3, KW: 3, SH: 1, SW: 1, pads: [1, 1, 1, 1] },
+  { C: 7, H: 9, W: 9, M: 6, KH: 1, KW: 1, SH: 1, SW: 1, pads: [0, 0, 0, 0] }, // pointwise: no unfolding
+  { C: 3, H: 20, W: 17, M: 8, KH: 7, KW: 7, SH: 2, SW: 2, pads: [3, 3, 3, 3] },
+  { C: 4, H: 9, W: 45, M: 5, KH: 3, KW: 3, SH: 2, SW: 2, pads: [1, 1, 1, 1] }, // stride 2: vector runs at share ends
+  { C: 2, H: 3, W: 3, M: 3, KH: 3, KW: 3, SH: 1, SW: 1, pads: [1, 1, 1, 1] }, // fewer tiles and channels than threads
+];
+
+const sameBits = (a: ArrayLike<number>, b: ArrayLike<number>) => a.length === b.length && Array.from(a).every((v, i) => Object.is(v, b[i]));
+
+/** Share indices last first: a share that wrote past its end would spoil the next share's finished rows. */
+const lastFirst = (threads: number) => Array.from({ length: threads }, (_, i) => threads - 1 - i);
+
+describe.each(VARIANTS)('share kernels, %s build', (variant) => {
+  it.each(CASES.map((spec, i) => [i, spec] as const))('case %i: every split gives conv2d\'s and conv2dInt8\'s bits', async (i, spec) => {
+    const { C, H, W, M, KH, KW, SH, SW, pads } = spec;
+    const [OH, OW] = convOutputSize(spec);
+    const K = C * KH * KW, N = OH * OW, rows = Math.ceil(M / 4) * 4;
+    const kernels = await RawKernels.load(variant);
+    const k = kernels.exports;
+    const input = randomFloats(C * H * W, 100 + i).map((v) => v + 0.2), weights = randomFloats(M * K, 110 + i);
+    const inputAt = kernels.alloc(input.length, input), biasAt = kernels.alloc(rows, randomFloats(rows, 120 + i));
+    const packed = kernels.alloc(rows * K);
+    k.packGemmWeights(kernels.alloc(weights.length, weights), packed, M, K);
+    const quantized = quantizePerChannel({ dims: [M, K], data: weights });
+    const int8Packed = kernels.alloc(k.int8WeightBytes(M, K) / 4), sums = kernels.alloc(rows), scales = kernels.alloc(rows, quantized.scales);
+    const values = kernels.alloc(Math.ceil(weights.length / 4));
+    new Int8Array(k.memory.buffer).set(quantized.values, values);
+    k.packInt8Weights(values, int8Packed, M, K, sums);
+    const [scale, zeroPoint] = [Math.fround(2.4 / 255), 85];
+
+    const f32Args = (output: number, scratch: number) =>
+      [inputAt, C, H, W, packed, biasAt, M, KH, KW, SH, SW, ...pads, 1, output, scratch] as const;
+    const int8Args = (output: number, scratch: number) =>
+      [inputAt, C, H, W, int8Packed, scales, sums, biasAt, M, KH, KW, SH, SW, ...pads, scale, zeroPoint, 1, output, scratch, 0, 0, 0] as const;
+    const outputOf = (threads: number, int8: boolean, run: (output: number, scratch: number) => void) => {
+      const output = kernels.alloc(M * N), scratch = kernels.alloc(k.convScratchBytes(C, H, W, KH, KW, SH, SW, ...pads, +int8, threads) / 4);
+      run(output, scratch);
+      return kernels.read(output, M * N);
+    };
+
+    const f32 = outputOf(1, false, (output, scratch) => k.conv2d(...f32Args(output, scratch)));
+    const int8 = outputOf(1, true, (output, scratch) => k.conv2dInt8(...int8Args(output, scratch)));
+    expect(new Set(f32).size).toBeGreaterThan(M); // not degenerate
+    for (const threads of [2, 3, 5]) {
+      const f32Shared = outputOf(threads, false, (output, scratch) => {
+        for (const t of lastFirst(threads)) k.conv2dUnfoldShare(inputAt, C, H, W, KH, KW, SH, SW, ...pads, scratch, t, threads);
+        for (const t of lastFirst(threads)) k.conv2dMultiplyShare(...f32Args(output, scratch), t, threads);
+      });
+      expect(sameBits(f32Shared, f32), `f32, ${threads} shares`).toBe(true);
+      const int8Shared = outputOf(threads, true, (output, scratch) => {
+        for (const t of lastFirst(threads)) {
+          k.conv2dInt8UnfoldShare(inputAt, C, H, W, KH, KW, SH, SW, ...pads, scale, zeroPoint, scratch, 0, t, threads);
+        }
+        for (const t of lastFirst(threads)) k.conv2dInt8MultiplyShare(...int8Args(output, scratch), t, threads);
+      });
+      expect(sameBits(int8Shared, int8), `int8, ${threads} shares`).toBe(true);
+    }
+  });
+});
+
+describe('models loaded with threads', () => {
+  const bytes = readFixture(GOOGLENET_FIXTURES.torchvision);
+  const graph = importOnnx(bytes);
+  const dims = [2, 3, 224, 224];
+  const batch = imageLikeBatch(2, dims.slice(1));
+
+  it.each([
+    ['f32', 2], ['f32', 3], ['int8', 2],
+  ] as const)('%s with %i threads gives the single-threaded bits', async (precision, threads) => {
+    const single = await loadModel(graph, { precision, variant: 'simd' });
+    const shared = await loadModel(graph, { precision, variant: 'simd', threads });
+    expect(shared.info).toMatchObject({ threads, variant: 'simd', precision });
+    expect(single.info.threads).toBe(1);
+    const expected = single.run(batch, dims).data;
+    expect(sameBits(shared.run(batch, dims).data, expected)).toBe(true);
+    expect(sameBits(shared.run(batch, dims).data, expected)).toBe(true); // and again: the threads take the next run
+    shared.dispose();
+    single.dispose();
+    expect(() => shared.run(batch, dims)).toThrow(/disposed/);
+  });
+
+  it('int8 with calibrated ranges (8-bit tensors between layers) gives the single-threaded bits', async () => {
+    const calibration = [[{ data: imageLikeBatch(1, dims.slice(1)), dims: [1, ...dims.slice(1)] }]];
+    const activationRanges = await collectActivationRanges(graph, calibration, { variant: 'simd' });
+    const kernels = async (threads: number) => loadKernels({ variant: 'simd', threads });
+    const single = new Model(graph, await kernels(1), { precision: 'int8', activationRanges });
+    const shared = new Model(graph, await kernels(2), { precision: 'int8', activationRanges });
+    expect(shared.info.quantisedTensors).toBeGreaterThan(0);
+    expect(sameBits(shared.run(batch, dims).data, single.run(batch, dims).data)).toBe(true);
+    shared.dispose();
+  });
+
+  it('refuses what cannot run threaded, saying why', async () => {
+    for (const threads of [0, 1.5, 17, Number.NaN]) {
+      await expect(loadModel(graph, { threads })).rejects.toThrow(/threads must be an integer from 1 to 16/);
+    }
+    await expect(loadModel(graph, { threads: 2, variant: 'scalar' })).rejects.toThrow(/scalar build has no threaded version/);
+    const module = await WebAssembly.compile(await readBuild('simd'));
+    await expect(loadModel(graph, { threads: 2, wasmModule: module })).rejects.toThrow(/cannot take a wasmModule/);
+    const nodeHost = host();
+    configureHost({ ...nodeHost, startThread: undefined });
+    try {
+      await expect(loadModel(graph, { threads: 2 })).rejects.toThrow(/needs a host that starts threads/);
+    } finally {
+      configureHost(nodeHost);
+    }
+  });
+});
+
+describe.each(['deno', 'bun'])('%s', (runtime) => {
+  it('runs a model on 2 threads with the single-threaded bits', async () => {
+    const args = runtime === 'deno' ? ['run', '--allow-read', 'test/support/thread-parity.js'] : ['test/support/thread-parity.js'];
+    const { stdout } = await promisify(execFile)(`${root}node_modules/.bin/${runtime}`, args, { cwd: root });
+    expect(JSON.parse(stdout)).toEqual({ f32: true, int8: true, threads: 2 });
+  });
+});
