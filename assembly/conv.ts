@@ -12,6 +12,7 @@
 //   phase 2, thread t:  output columns of tiles [tiles·t/T, tiles·(t+1)/T)
 import { gemm, GEMM_NR, gemmScratchBytes } from './gemm';
 import { gemmInt8, groupsOf, packQuantisedColumns, quantiseActivations } from './gemm-int8';
+import { shareStart } from './share';
 
 /** Output extent of one spatial axis; the runtime resolves ceil mode before calling. */
 // @ts-ignore: decorator
@@ -140,12 +141,6 @@ function im2col<T>(
       v128.store(dst + (<usize>i << 2), v128.shuffle<f32>(v128.load(at), v128.load(at, 16), 0, 2, 4, 6));
     }
   }
-}
-
-/** The first item of thread `thread`'s share when `count` items are split into `threads` near-equal runs. */
-// @ts-ignore: decorator
-@inline function shareStart(count: i32, thread: i32, threads: i32): i32 {
-  return <i32>(<i64>count * thread / threads);
 }
 
 /**

@@ -2,6 +2,7 @@
 // so padding never contributes a value (max) and contributes to the divisor only with countIncludePad.
 
 import { largerOf, largerOf4 } from './lanes';
+import { shareStart } from './share';
 
 /** Scratch maxPool2d needs: one row of column maxima, plus slack for the vector loops' reads and writes past it. */
 export function maxPoolScratchBytes(W: i32): usize {
@@ -33,6 +34,22 @@ export function maxPool2dQuantised(
   padTop: i32, padLeft: i32, OH: i32, OW: i32, output: usize, scratch: usize,
 ): void {
   maxPool<u8>(input, C, H, W, KH, KW, SH, SW, padTop, padLeft, OH, OW, output, scratch);
+}
+
+/**
+ * maxPool2d, or maxPool2dQuantised if `quantised`, over thread `thread`'s share of the channels; `scratch` holds
+ * a row of column maxima per thread (maxPoolScratchBytes(W) bytes each).
+ */
+export function maxPool2dShare(
+  input: usize, C: i32, H: i32, W: i32, KH: i32, KW: i32, SH: i32, SW: i32,
+  padTop: i32, padLeft: i32, OH: i32, OW: i32, output: usize, scratch: usize, quantised: bool, thread: i32, threads: i32,
+): void {
+  const first = shareStart(C, thread, threads), channels = shareStart(C, thread + 1, threads) - first;
+  const size: usize = quantised ? 1 : 4;
+  const from = input + <usize>(first * H * W) * size, to = output + <usize>(first * OH * OW) * size;
+  const rows = scratch + <usize>thread * maxPoolScratchBytes(W);
+  if (quantised) maxPool<u8>(from, channels, H, W, KH, KW, SH, SW, padTop, padLeft, OH, OW, to, rows);
+  else maxPool<f32>(from, channels, H, W, KH, KW, SH, SW, padTop, padLeft, OH, OW, to, rows);
 }
 
 // @ts-ignore: decorator

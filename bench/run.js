@@ -1,7 +1,8 @@
 // Median latency of GoogLeNet (torchvision layout, 224²) and the seed network (96²) for each kernel build and
 // precision, beside onnxruntime-web's wasm backend (1 thread) in the same process: f32 on the same ONNX file,
-// int8 on a QDQ copy of it (bench/qdq.js). Runs in Node, Deno and Bun alike (`npm run bench` runs all three,
-// then bench/report.js); writes bench/results/<runtime>.json.
+// int8 on a QDQ copy of it (bench/qdq.js). Then the best build again on THREADS threads, beside onnxruntime-node's
+// native f32 on one thread. Runs in Node, Deno and Bun alike (`npm run bench` runs all three, then
+// bench/report.js); writes bench/results/<runtime>.json.
 // Options: --runs N (default 15), --quick (3 runs, for smoke checks; writes nothing).
 
 import { execFileSync } from 'node:child_process';
@@ -9,6 +10,7 @@ import { existsSync } from 'node:fs';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import { parseArgs } from 'node:util';
+import * as ortNode from 'onnxruntime-node';
 import * as ortWeb from 'onnxruntime-web';
 import { KERNEL_VARIANTS, collectActivationRanges, encodeModelFile, loadModel } from 'googlenet-wasm';
 import { importOnnx } from '../dist/onnx/import.js';
@@ -18,9 +20,10 @@ import { buildTfjsGraph, initTfjs, toNhwc } from './tfjs.js';
 
 const { values } = parseArgs({ options: { runs: { type: 'string' }, quick: { type: 'boolean' } } });
 const runs = values.quick ? 3 : Number(values.runs ?? 15);
+const THREADS = 2;
 const fixtures = new URL('../test/fixtures/generated/', import.meta.url);
 const GRAPHS = [
-  { title: 'torchvision GoogLeNet 224²', file: 'torchvision-googlenet.onnx' },
+  { title: 'torchvision GoogLeNet 224²', file: 'torchvision-googlenet.onnx', profile: true },
   { title: 'seed GoogLeNet 96² (10 classes)', file: 'seed-googlenet.onnx' },
 ];
 
@@ -60,7 +63,9 @@ async function measure(run) {
   return { ms: median(times), output };
 }
 
-async function benchGraph({ title, file }) {
+const PROFILED_LAYERS = 8;
+
+async function benchGraph({ title, file, profile }) {
   const bytes = new Uint8Array(await readFile(new URL(file, fixtures)));
   ortWeb.env.wasm.numThreads = 1;
   const dims = (await loadModel(bytes, { variant: 'scalar' })).info.inputs[0].dims;
@@ -79,6 +84,7 @@ async function benchGraph({ title, file }) {
     { precision: 'int8 calibrated', peer: 'int8', model: calibrated },
   ];
   const rows = [];
+  const threadRows = [];
   let macs = 0;
   let reference;
   let tfjs; // the TF.js peer's f32 median, once measured
@@ -105,9 +111,43 @@ async function benchGraph({ title, file }) {
       });
       model.dispose();
     }
+    threadRows.push(await measureThreads(setup, input, dims, reference, rows));
     await session.release();
   }
-  return { title, file, macs, rows };
+  const native = await measureNative(bytes, input, dims, reference);
+  return { title, file, macs, rows, threadRows, native, ...(profile && { profiles: await profileLayers(setups) }) };
+}
+
+/** The slowest layers of one inference, per precision, with the best build on one thread (Model.profile). */
+async function profileLayers(setups) {
+  const profiles = [];
+  for (const setup of setups) {
+    const model = await loadModel(setup.model, { precision: setup.peer });
+    const { totalMs, layers } = model.profile(runs);
+    const slowest = [...layers].sort((a, b) => b.ms - a.ms).slice(0, PROFILED_LAYERS);
+    profiles.push({ precision: setup.precision, variant: model.info.variant, totalMs, layers: slowest });
+    model.dispose();
+  }
+  return profiles;
+}
+
+/** The best build this host runs, on THREADS threads, beside its one-thread row. */
+async function measureThreads(setup, input, dims, reference, rows) {
+  const model = await loadModel(setup.model, { precision: setup.peer, threads: THREADS });
+  const { variant, threads } = model.info;
+  const ours = await measure(() => model.run(input, dims).data);
+  model.dispose();
+  const single = rows.find((row) => row.precision === setup.precision && row.variant === variant);
+  return { precision: setup.precision, variant, threads, ms: ours.ms, oneThreadMs: single.ms, error: relativeL2(ours.output, reference) };
+}
+
+/** onnxruntime-node's native CPU f32 on one thread (the issue's bar for our threaded int8). */
+async function measureNative(bytes, input, dims, reference) {
+  const session = await ortNode.InferenceSession.create(bytes, { intraOpNumThreads: 1, interOpNumThreads: 1, graphOptimizationLevel: 'all' });
+  const feeds = { [session.inputNames[0]]: new ortNode.Tensor('float32', input, dims) };
+  const native = await measure(async () => (await session.run(feeds))[session.outputNames[0]].data);
+  await session.release();
+  return { ms: native.ms, error: relativeL2(native.output, reference) };
 }
 
 /** TF.js's wasm backend on the same graph (f32): its median, its error, or why it could not run here. */

@@ -100,7 +100,7 @@ describe('googlenet inspect', () => {
   it('--profile times every layer once: slowest first, shares summing to 100 %, the same layers in --json', async () => {
     const result = await googlenet('inspect', seedModel, '--profile', '--runs', '3', '--precision', 'int8');
     expect(result.code).toBe(0);
-    const [, table] = result.stdout.split(/\nprofile \(int8, [a-z-]+ build\): median [\d.]+ ms per inference.*\n/);
+    const [, table] = result.stdout.split(/\nprofile \(int8, [a-z-]+ build, 1 thread\): median [\d.]+ ms per inference.*\n/);
     const rows = table.trim().split('\n').slice(2).map((row) => row.split(/\s{2,}/));
     const json = JSON.parse((await googlenet('inspect', seedModel, '--profile', '--runs', '2', '--json')).stdout);
     expect(rows.map(([name]) => name).sort()).toEqual(json.layers.map((layer: { name: string }) => layer.name).sort());
@@ -117,5 +117,22 @@ describe('googlenet inspect', () => {
 
     expect((await googlenet('inspect', seedModel, '--runs', '3')).stderr).toMatch(/--runs goes with --profile/);
     expect((await googlenet('inspect', seedModel, '--profile', '--runs', '0')).stderr).toMatch(/--runs must be an integer from 1 to 100000, not "0"/);
+  });
+
+  it('--threads N shares the convolutions among N threads, says so, and exits when done', async () => {
+    const result = await googlenet('inspect', seedModel, '--threads', '2', '--profile', '--runs', '2');
+    expect(result.code).toBe(0);
+    expect(result.stdout).toMatch(/^kernel build: {2}(simd|relaxed-simd), 2 threads$/m);
+    expect(result.stdout).toMatch(/^profile \(f32, [a-z-]+ build, 2 threads\): median [\d.]+ ms per inference/m);
+    const json = JSON.parse((await googlenet('inspect', seedModel, '--threads', '3', '--json')).stdout);
+    expect(json.threads).toBe(3);
+    for (const value of ['0', '17', 'two']) {
+      const refused = await googlenet('inspect', seedModel, '--threads', value);
+      expect({ code: refused.code, stderr: refused.stderr }).toEqual({
+        code: 1, stderr: `googlenet: --threads must be an integer from 1 to 16, not "${value}" (see googlenet --help)\n`,
+      });
+    }
+    const scalar = await googlenet('inspect', seedModel, '--threads', '2', '--variant', 'scalar');
+    expect(scalar.stderr).toMatch(/^googlenet: the scalar build has no threaded version/);
   });
 });

@@ -82,6 +82,32 @@ describe.each(VARIANTS)('share kernels, %s build', (variant) => {
       expect(sameBits(int8Shared, int8), `int8, ${threads} shares`).toBe(true);
     }
   });
+
+  it('maxPool2dShare: every split gives maxPool2d\'s and maxPool2dQuantised\'s bits', async () => {
+    const kernels = await RawKernels.load(variant);
+    const k = kernels.exports;
+    const [C, H, W, K, S, pad] = [5, 13, 29, 3, 2, 1];
+    const [OH, OW] = [Math.ceil((H + 2 * pad - K) / S) + 1, Math.ceil((W + 2 * pad - K) / S) + 1];
+    const input = randomFloats(C * H * W, 130);
+    const inputAt = kernels.alloc(input.length, input), bytesAt = kernels.alloc(input.length);
+    k.quantiseActivations(inputAt, input.length, 100, 128, bytesAt);
+    for (const quantised of [0, 1]) {
+      const from = quantised ? bytesAt : inputAt;
+      const outputOf = (threads: number, run: (output: number, scratch: number) => void) => {
+        const output = kernels.alloc(C * OH * OW), scratch = kernels.alloc((k.maxPoolScratchBytes(W) * threads) / 4);
+        run(output, scratch);
+        return kernels.read(output, C * OH * OW);
+      };
+      const pool = quantised ? k.maxPool2dQuantised : k.maxPool2d;
+      const single = outputOf(1, (output, scratch) => pool(from, C, H, W, K, K, S, S, pad, pad, OH, OW, output, scratch));
+      for (const threads of [2, 3, 7]) {
+        const shared = outputOf(threads, (output, scratch) => {
+          for (const t of lastFirst(threads)) k.maxPool2dShare(from, C, H, W, K, K, S, S, pad, pad, OH, OW, output, scratch, quantised, t, threads);
+        });
+        expect(sameBits(shared, single), `quantised ${quantised}, ${threads} shares`).toBe(true);
+      }
+    }
+  });
 });
 
 describe('models loaded with threads', () => {

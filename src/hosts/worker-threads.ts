@@ -10,7 +10,8 @@ export function startWorkerThread(script = new URL('./thread-worker.js', import.
   worker.unref();
   return {
     postMessage: (message) => worker.postMessage(message),
-    onMessage: (listener) => void worker.on('message', listener),
+    // `once`: a Worker with a 'message' listener keeps the process alive, unref'd or not.
+    onFirstMessage: (listener) => void worker.once('message', listener),
     onError: (listener) => void worker.on('error', listener),
     terminate: () => void worker.terminate(),
   };

@@ -13,8 +13,8 @@ export type LocalFileReader = (file: string | URL, maxBytes: number) => Promise<
 /** The main thread's end of a started thread. */
 export interface ThreadPort {
   postMessage(message: unknown): void;
-  /** Calls `listener` with each message the thread posts. */
-  onMessage(listener: (message: unknown) => void): void;
+  /** Calls `listener` with the first message the thread posts (the only one: it says whether the thread started). */
+  onFirstMessage(listener: (message: unknown) => void): void;
   /** Calls `listener` if the thread fails to start or throws. */
   onError(listener: (error: Error) => void): void;
   terminate(): void;

@@ -60,6 +60,11 @@ export interface KernelExports {
     input: Ptr, C: number, H: number, W: number, KH: number, KW: number, SH: number, SW: number,
     padTop: number, padLeft: number, OH: number, OW: number, output: Ptr, scratch: Ptr,
   ): void;
+  maxPool2dShare(
+    input: Ptr, C: number, H: number, W: number, KH: number, KW: number, SH: number, SW: number,
+    padTop: number, padLeft: number, OH: number, OW: number, output: Ptr, scratch: Ptr, quantised: number,
+    thread: number, threads: number,
+  ): void;
   maxPoolScratchBytes(W: number): number;
   averagePool2d(
     input: Ptr, C: number, H: number, W: number, KH: number, KW: number, SH: number, SW: number,

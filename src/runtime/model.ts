@@ -335,7 +335,7 @@ const rowSumsKey = (node: Node) => `int8 weight row sums of ${node.name}`;
 function layerScratchBytes(node: Node, shapes: Map<string, number[]>, kernels: Kernels, precision: Precision): number {
   if (node.op !== 'Conv' && node.op !== 'MaxPool') return 0;
   const [, C, H, W] = shapes.get(node.inputs[0])!;
-  if (node.op === 'MaxPool') return kernels.exports.maxPoolScratchBytes(W);
+  if (node.op === 'MaxPool') return kernels.exports.maxPoolScratchBytes(W) * kernels.parallel.threads;
   return kernels.exports.convScratchBytes(
     C, H, W, ...node.kernel, ...node.stride, ...node.pads, +(precision === 'int8'), kernels.parallel.threads,
   );
@@ -453,8 +453,8 @@ function compileStep(node: Node, context: StepContext): Step {
     }
     case 'MaxPool': {
       const [KH, KW] = node.kernel, [SH, SW] = node.stride, [top, left] = node.pads;
-      const maxPool = context.quantised.has(node.output) ? k.maxPool2dQuantised : k.maxPool2d;
-      return () => maxPool(input, C, H, W, KH, KW, SH, SW, top, left, OH, OW, output, scratchAt);
+      const quantised = +context.quantised.has(node.output), { parallel } = kernels;
+      return () => parallel.run('maxPool2dShare', [input, C, H, W, KH, KW, SH, SW, top, left, OH, OW, output, scratchAt, quantised]);
     }
     case 'AveragePool': {
       const [KH, KW] = node.kernel, [SH, SW] = node.stride, [top, left, bottom, right] = node.pads;

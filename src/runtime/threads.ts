@@ -1,7 +1,7 @@
 /**
- * Convolutions on several threads. Each extra thread (a worker the host starts) instantiates the same threaded
- * kernel build over the same shared wasm memory, with its own instance scratch, and waits for jobs. A job is one
- * of the kernels that take a thread's share of the work (conv.ts's *Share kernels) and its arguments: the main
+ * Convolutions and max pooling on several threads. Each extra thread (a worker the host starts) instantiates the
+ * same threaded kernel build over the same shared wasm memory, with its own instance scratch, and waits for jobs.
+ * A job is one of the kernels that take a thread's share of the work (the *Share kernels) and its arguments: the main
  * thread writes it into a small shared control block, wakes the others, runs share 0 itself and waits until
  * every share is done, so that run() returns, like a plain kernel call, when the whole kernel has run.
  *
@@ -15,7 +15,7 @@ import { host, type ThreadPort } from './host.js';
 import type { KernelExports } from './kernels.js';
 
 export const PARALLEL_KERNELS = [
-  'conv2dUnfoldShare', 'conv2dMultiplyShare', 'conv2dInt8UnfoldShare', 'conv2dInt8MultiplyShare',
+  'conv2dUnfoldShare', 'conv2dMultiplyShare', 'conv2dInt8UnfoldShare', 'conv2dInt8MultiplyShare', 'maxPool2dShare',
 ] as const;
 export type ParallelKernel = (typeof PARALLEL_KERNELS)[number];
 
@@ -80,7 +80,7 @@ export async function startThreads(
     const port = startThread();
     ports.push(port);
     port.onError(reject);
-    port.onMessage((message) => (message === READY ? resolve() : reject(new Error(String((message as { error?: unknown }).error)))));
+    port.onFirstMessage((message) => (message === READY ? resolve() : reject(new Error(String((message as { error?: unknown }).error)))));
     const start: ThreadStart = { module, memory: exports.memory, control, thread, threads, instanceScratch: instanceScratchAt(thread) };
     port.postMessage(start);
   });
