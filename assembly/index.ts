@@ -3,6 +3,7 @@
 
 export { GEMM_MR, GEMM_NR, packGemmWeights } from './gemm';
 export { conv2d, conv2dInt8, convScratchBytes } from './conv';
+export { winogradConv, winogradScratchBytes, winogradTransformWeights, winogradWeightBytes } from './winograd';
 export { maxPool2d, maxPool2dQuantised, maxPoolScratchBytes, averagePool2d, globalAveragePool } from './pool';
 export { dense, lrn, softmax, relu } from './dense';
 export { int8WeightBytes, packInt8Weights, activationRange, quantiseActivations } from './gemm-int8';
