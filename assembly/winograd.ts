@@ -16,7 +16,7 @@
 // Per inference the output is processed in chunks of whole tile rows, small enough that the chunk's V and M
 // matrices stay in L2 between the input transform, the GEMMs and the output transform:
 //
-//   scratch: │ V: 16 × C rows of `vStride` │ M: 16 × M rows of `tiles` │ 4 padded input rows │ zero bias │ GEMM sliver │
+//   scratch: │ V: 16 × C rows │ M: 16 × M rows │ padded input rows under the chunk │ zero bias │ spill │ GEMM sliver │
 //
 // SIMD builds transform four horizontally adjacent tiles at once, one per lane; the scalar build one tile.
 
@@ -33,7 +33,10 @@ const LANES: i32 = ASC_FEATURE_SIMD ? 4 : 1;
  */
 const CHUNK_BYTES: i32 = 1024 * 1024;
 
-/** Floats after a matrix for reads past its end: gemm() reads up to 7 past a row of B, the transforms up to 3. */
+/**
+ * Floats after a buffer for reads past its end: gemm() reads up to 7 past a row of B, the input transform up to 7
+ * past a padded row, the output transform up to 3 past a row of M.
+ */
 const SLACK_FLOATS: i32 = 8;
 
 /** Position ξ = 4·1 + 1 of the transformed tile adds to all four outputs with weight 1 (see winogradConv). */
@@ -64,29 +67,33 @@ export function winogradTransformWeights(weights: usize, M: i32, C: i32, dst: us
   for (let m = 0; m < panelRows(M); m++) {
     for (let c = 0; c < C; c++) {
       const g = weights + (<usize>(m * C + c) * 9 << 2);
+      const present = m < M;
+      const g00 = tap(g, 0, present), g01 = tap(g, 1, present), g02 = tap(g, 2, present);
+      const g10 = tap(g, 3, present), g11 = tap(g, 4, present), g12 = tap(g, 5, present);
+      const g20 = tap(g, 6, present), g21 = tap(g, 7, present), g22 = tap(g, 8, present);
       const at = dst + ((<usize>((m / GEMM_MR * C + c) * GEMM_MR + m % GEMM_MR)) << 2);
-      for (let i = 0; i < 4; i++) {
-        // Row i of G·g: a combination of g's three rows, then the same combination of its three columns.
-        const r0 = weightRowOf(g, i, 0, m < M), r1 = weightRowOf(g, i, 1, m < M), r2 = weightRowOf(g, i, 2, m < M);
-        store<f32>(at + <usize>(4 * i + 0) * matrixBytes, r0);
-        store<f32>(at + <usize>(4 * i + 1) * matrixBytes, (r0 + r1 + r2) * 0.5);
-        store<f32>(at + <usize>(4 * i + 2) * matrixBytes, (r0 - r1 + r2) * 0.5);
-        store<f32>(at + <usize>(4 * i + 3) * matrixBytes, r2);
+      for (let j = 0; j < 4; j++) {
+        // Column j of g·Gᵀ, then G times that column: column j of U.
+        const t0 = rowOfG(j, g00, g01, g02), t1 = rowOfG(j, g10, g11, g12), t2 = rowOfG(j, g20, g21, g22);
+        for (let i = 0; i < 4; i++) store<f32>(at + <usize>(4 * i + j) * matrixBytes, rowOfG(i, t0, t1, t2));
       }
     }
   }
 }
 
-/** Element (i, column) of G·g for the 3×3 kernel at g; 0 for the padding rows past M. */
+/** Tap k (row-major) of the 3×3 kernel at g; 0 for the padding rows past M. */
 // @ts-ignore: decorator
-@inline function weightRowOf(g: usize, i: i32, column: i32, present: bool): f32 {
-  if (!present) return 0;
-  const g0 = load<f32>(g + (<usize>column << 2)), g1 = load<f32>(g + (<usize>(3 + column) << 2));
-  const g2 = load<f32>(g + (<usize>(6 + column) << 2));
-  if (i == 0) return g0;
-  if (i == 1) return (g0 + g1 + g2) * 0.5;
-  if (i == 2) return (g0 - g1 + g2) * 0.5;
-  return g2;
+@inline function tap(g: usize, k: i32, present: bool): f32 {
+  return present ? load<f32>(g + (<usize>k << 2)) : 0;
+}
+
+/** Row i of G times the column (a, b, c). */
+// @ts-ignore: decorator
+@inline function rowOfG(i: i32, a: f32, b: f32, c: f32): f32 {
+  if (i == 0) return a;
+  if (i == 1) return (a + b + c) * 0.5;
+  if (i == 2) return (a - b + c) * 0.5;
+  return c;
 }
 
 // A chunk covers `chunkRows` tile rows (the last chunk may have fewer): as many as keep its V and M within
@@ -97,13 +104,13 @@ export function winogradTransformWeights(weights: usize, M: i32, C: i32, dst: us
 }
 
 /**
- * Floats per padded input row: the 2·tileColumns + 2 columns the tiles read (at least padLeft + W + padRight,
- * the whole padded row), and the last step's overshoot.
+ * Floats per padded input row: the 2·tileColumns + 2 columns the tiles read, at least padLeft + W + padRight.
+ * The lanes of a row's last step that lie past its last tile read on into the next row (up to 7 floats past the
+ * end; SLACK_FLOATS after the last row), and their results are never kept.
  */
 // @ts-ignore: decorator
 @inline function paddedWidthOf(tileColumns: i32): i32 {
-  // The last step starts at most LANES − 1 tiles before the row's end and reads 3 + 8 columns from there.
-  return (2 * (tileColumns + LANES) + 11 + 3) & ~3;
+  return (2 * tileColumns + 2 + 3) & ~3;
 }
 
 /** Floats between V rows: the chunk's tiles and room for the last step's lanes past them. */
@@ -112,7 +119,7 @@ export function winogradTransformWeights(weights: usize, M: i32, C: i32, dst: us
   return tiles + LANES;
 }
 
-/** Where a chunk's buffers lie in scratch, in bytes from its start. */
+/** Where a chunk's buffers lie in scratch (see the diagram at the top), in bytes from its start. */
 // @ts-ignore: decorator
 @inline function productsOffset(C: i32, chunkTiles: i32): usize {
   return <usize>(16 * C * vStrideOf(chunkTiles) + SLACK_FLOATS) << 2;
@@ -121,19 +128,19 @@ export function winogradTransformWeights(weights: usize, M: i32, C: i32, dst: us
 @inline function paddedInputOffset(C: i32, M: i32, chunkTiles: i32): usize {
   return productsOffset(C, chunkTiles) + (<usize>(16 * M * chunkTiles + SLACK_FLOATS) << 2);
 }
+/** The 2·chunkRows + 2 input rows under a chunk's tiles, padded. */
+// @ts-ignore: decorator
+@inline function paddedInputBytes(chunkRows: i32, tileColumns: i32): usize {
+  return <usize>((2 * chunkRows + 2) * paddedWidthOf(tileColumns) + SLACK_FLOATS) << 2;
+}
 // @ts-ignore: decorator
 @inline function zeroBiasOffset(C: i32, M: i32, chunkRows: i32, tileColumns: i32): usize {
   return paddedInputOffset(C, M, chunkRows * tileColumns) + paddedInputBytes(chunkRows, tileColumns);
 }
-/** The zero bias, then 8 floats where SIMD builds spill an output row's partial last step. */
+/** After the zero bias, 8 floats where SIMD builds spill the partial last step of an output row. */
 // @ts-ignore: decorator
 @inline function gemmScratchOffset(C: i32, M: i32, chunkRows: i32, tileColumns: i32): usize {
   return zeroBiasOffset(C, M, chunkRows, tileColumns) + (<usize>(panelRows(M) + 8) << 2);
-}
-/** The 2·chunkRows + 2 input rows under a chunk's tiles, padded. */
-// @ts-ignore: decorator
-@inline function paddedInputBytes(chunkRows: i32, tileColumns: i32): usize {
-  return <usize>((2 * chunkRows + 2) * paddedWidthOf(tileColumns)) << 2;
 }
 
 /** Scratch bytes winogradConv needs for this shape. */
@@ -238,8 +245,8 @@ function transformInput(
  * Bᵀ d B for the tile(s) whose patches start at `patch` (rows `rowBytes` apart); stores position ξ at
  * at + ξ·positionBytes. T is f32 (one tile) or v128 (four tiles, one per lane).
  *
- *   Bᵀ = │ 1  0 −1  0 │     rows:    d0 − d2,  d1 + d2,  d2 − d1,  d1 − d3
- *        │ 0  1  1  0 │     then the same on the columns of the result
+ *   Bᵀ = │ 1  0 −1  0 │     x0 − x2,  x1 + x2,  x2 − x1,  x1 − x3  along each patch row (d B),
+ *        │ 0  1  1  0 │     then the same along each column of the result (Bᵀ · d B)
  *        │ 0 −1  1  0 │
  *        │ 0  1  0 −1 │
  */
@@ -304,21 +311,22 @@ function transformOutput(
   output: usize, spill: usize,
 ): void {
   const positionBytes = <usize>(M * tiles) << 2;
+  const outputRowBytes = <usize>OW << 2;
   for (let m = 0; m < M; m++) {
     const channel = output + (<usize>(m * OH * OW) << 2);
     for (let r = 0; r < rows; r++) {
       const oy = 2 * (firstRow + r);
       const src = products + (<usize>(m * tiles + r * tileColumns) << 2);
       const top = channel + (<usize>(oy * OW) << 2);
-      const bottom = oy + 1 < OH ? top + (<usize>OW << 2) : 0;
+      const bottomToo = oy + 1 < OH;
       for (let tx = 0; tx < tileColumns; tx += LANES) {
         const count = min(2 * LANES, OW - 2 * tx);
         const at = src + (<usize>tx << 2);
         const dst = <usize>(2 * tx) << 2;
         if (ASC_FEATURE_SIMD) {
-          transformOutputTiles<v128>(at, positionBytes, relu, top + dst, bottom ? bottom + dst : 0, count, spill);
+          transformOutputTiles<v128>(at, positionBytes, relu, top + dst, outputRowBytes, bottomToo, count, spill);
         } else {
-          transformOutputTiles<f32>(at, positionBytes, relu, top + dst, bottom ? bottom + dst : 0, count, spill);
+          transformOutputTiles<f32>(at, positionBytes, relu, top + dst, outputRowBytes, bottomToo, count, spill);
         }
       }
     }
@@ -327,13 +335,13 @@ function transformOutput(
 
 /**
  * Aᵀ M A for the tile(s) whose 16 products start at `at` (position ξ at at + ξ·positionBytes); stores the top
- * output row at `top` and, unless `bottom` is 0, the bottom one there, `count` floats each.
+ * output row at `top` and, if `bottomToo`, the bottom one `rowBytes` further, `count` floats each.
  *
- *   rows:  s0 = m0 + m1 + m2,  s1 = m1 − m2 − m3;   then the same on the columns of s
+ *   s = Aᵀ M:  s0 = m0 + m1 + m2,  s1 = m1 − m2 − m3 (rows of M);   then Y = s A, the same along each row of s
  */
 // @ts-ignore: decorator
 @inline function transformOutputTiles<T>(
-  at: usize, positionBytes: usize, relu: bool, top: usize, bottom: usize, count: i32, spill: usize,
+  at: usize, positionBytes: usize, relu: bool, top: usize, rowBytes: usize, bottomToo: bool, count: i32, spill: usize,
 ): void {
   const m00 = load<T>(at), m01 = load<T>(at + positionBytes), m02 = load<T>(at + 2 * positionBytes), m03 = load<T>(at + 3 * positionBytes);
   at += 4 * positionBytes;
@@ -349,7 +357,7 @@ function transformOutput(
   const y00 = add<T>(add<T>(s00, s01), s02), y01 = sub<T>(sub<T>(s01, s02), s03);
   const y10 = add<T>(add<T>(s10, s11), s12), y11 = sub<T>(sub<T>(s11, s12), s13);
   storeOutputPairs<T>(top, rectify<T>(y00, relu), rectify<T>(y01, relu), count, spill);
-  if (bottom) storeOutputPairs<T>(bottom, rectify<T>(y10, relu), rectify<T>(y11, relu), count, spill);
+  if (bottomToo) storeOutputPairs<T>(top + rowBytes, rectify<T>(y10, relu), rectify<T>(y11, relu), count, spill);
 }
 
 /**
