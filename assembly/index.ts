@@ -5,6 +5,7 @@ export { GEMM_MR, GEMM_NR, INSTANCE_SCRATCH_BYTES, packGemmWeights, useInstanceS
 export {
   conv2d, conv2dUnfoldShare, conv2dMultiplyShare, conv2dInt8, conv2dInt8UnfoldShare, conv2dInt8MultiplyShare, convScratchBytes,
 } from './conv';
+export { winogradConv, winogradConvShare, winogradScratchBytes, winogradTransformWeights, winogradWeightBytes } from './winograd';
 export { maxPool2d, maxPool2dQuantised, maxPool2dShare, maxPoolScratchBytes, averagePool2d, globalAveragePool } from './pool';
 export { dense, lrn, softmax, relu } from './dense';
 export { int8WeightBytes, packInt8Weights, activationRange, quantiseActivations } from './gemm-int8';

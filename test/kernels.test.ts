@@ -26,6 +26,22 @@ const CONV_CASES: ConvCase[] = [
   { C: 2, H: 9, W: 45, M: 5, KH: 3, KW: 3, SH: 2, SW: 2, pads: [1, 1, 1, 1] }, // stride 2: several vector steps per run
 ];
 
+/** Winograd F(2×2, 3×3) is exact in real arithmetic; in f32 its transforms add rounding (the bound). */
+const WINOGRAD_TOLERANCE = 1e-4;
+
+/** 3×3 stride-1 convolutions for winogradConv: odd maps end in half tiles; the last two span several chunks. */
+const WINOGRAD_CASES: ConvCase[] = [
+  { C: 3, H: 11, W: 13, M: 5, KH: 3, KW: 3, SH: 1, SW: 1, pads: [1, 1, 1, 1] },
+  { C: 1, H: 7, W: 7, M: 9, KH: 3, KW: 3, SH: 1, SW: 1, pads: [1, 1, 1, 1] }, // C = 1, GoogLeNet's smallest map
+  { C: 4, H: 1, W: 1, M: 4, KH: 3, KW: 3, SH: 1, SW: 1, pads: [1, 1, 1, 1] }, // 1×1 map: one half-empty tile
+  { C: 2, H: 2, W: 2, M: 7, KH: 3, KW: 3, SH: 1, SW: 1, pads: [1, 1, 1, 1] }, // 2×2 map
+  { C: 4, H: 9, W: 6, M: 3, KH: 3, KW: 3, SH: 1, SW: 1, pads: [0, 0, 0, 0] }, // unpadded: 7×4 output
+  { C: 2, H: 3, W: 4, M: 6, KH: 3, KW: 3, SH: 1, SW: 1, pads: [2, 0, 1, 2] }, // asymmetric padding up to 2
+  { C: 6, H: 13, W: 37, M: 10, KH: 3, KW: 3, SH: 1, SW: 1, pads: [1, 1, 1, 1] }, // several SIMD steps per tile row
+  { C: 64, H: 27, W: 30, M: 61, KH: 3, KW: 3, SH: 1, SW: 1, pads: [1, 1, 1, 1] }, // chunks of 4 tile rows, then 2
+  { C: 96, H: 23, W: 38, M: 160, KH: 3, KW: 3, SH: 1, SW: 1, pads: [1, 1, 1, 1] }, // one tile row per chunk
+];
+
 const POOL_CASES: PoolCase[] = [
   { C: 3, H: 11, W: 11, KH: 3, KW: 3, SH: 2, SW: 2, pads: [0, 0, 0, 0], OH: 5, OW: 5 },
   { C: 2, H: 10, W: 10, KH: 3, KW: 3, SH: 2, SW: 2, pads: [0, 0, 1, 1], OH: 5, OW: 5 }, // Caffe-style asymmetric
@@ -79,6 +95,44 @@ describe.each(VARIANTS)('%s build', (variant) => {
     expect(result.subarray(0, 50)).toEqual(before);
     expect(result.subarray(8 * 25)).toEqual(after);
     expect(relativeL2(result.subarray(50, 200), referenceConv(spec, input, weights, bias, true))).toBeLessThan(TOLERANCE);
+  });
+
+  it.each(WINOGRAD_CASES.map((spec, i) => [i, spec] as const))('winogradConv case %i matches the reference', (i, spec) => {
+    const { C, H, W, M, pads } = spec;
+    const [OH, OW] = convOutputSize(spec);
+    const k = kernels.exports;
+    const input = randomFloats(C * H * W, 60 + i), weights = randomFloats(M * C * 9, 70 + i);
+    const bias = randomFloats(Math.ceil(M / 4) * 4, 80 + i);
+    const inputAt = kernels.alloc(input.length, input), rawAt = kernels.alloc(weights.length, weights);
+    const transformedAt = kernels.alloc(k.winogradWeightBytes(M, C) / 4), biasAt = kernels.alloc(bias.length, bias);
+    const scratchAt = kernels.alloc(k.winogradScratchBytes(C, H, W, M, ...pads) / 4);
+    k.winogradTransformWeights(rawAt, M, C, transformedAt);
+    for (const relu of [false, true]) {
+      const outputAt = kernels.alloc(M * OH * OW + 8);
+      const guard = 12345.5;
+      kernels.floats(outputAt + M * OH * OW * 4, 8).fill(guard);
+      k.winogradConv(inputAt, C, H, W, transformedAt, biasAt, M, ...pads, +relu, outputAt, scratchAt);
+      const expected = referenceConv(spec, input, weights, bias, relu);
+      expect(relativeL2(kernels.read(outputAt, expected.length), expected)).toBeLessThan(WINOGRAD_TOLERANCE);
+      expect([...kernels.read(outputAt + M * OH * OW * 4, 8)]).toEqual(new Array(8).fill(guard)); // no write past the end
+    }
+  });
+
+  it('winogradConv writes a channel slice of a wider tensor without touching its neighbours', () => {
+    const spec: ConvCase = { C: 3, H: 5, W: 7, M: 6, KH: 3, KW: 3, SH: 1, SW: 1, pads: [1, 1, 1, 1] };
+    const k = kernels.exports, plane = 5 * 7;
+    const input = randomFloats(3 * plane, 6), weights = randomFloats(6 * 27, 7), bias = randomFloats(8, 8);
+    const before = randomFloats(2 * plane, 9), after = randomFloats(3 * plane, 10);
+    const concat = kernels.alloc(11 * plane, [...before, ...new Array(6 * plane).fill(0), ...after]);
+    const transformed = kernels.alloc(k.winogradWeightBytes(6, 3) / 4);
+    k.winogradTransformWeights(kernels.alloc(weights.length, weights), 6, 3, transformed);
+    k.winogradConv(kernels.alloc(input.length, input), 3, 5, 7, transformed, kernels.alloc(8, bias), 6, 1, 1, 1, 1, 1,
+      concat + 2 * plane * 4, kernels.alloc(k.winogradScratchBytes(3, 5, 7, 6, 1, 1, 1, 1) / 4));
+    const result = kernels.read(concat, 11 * plane);
+    expect(result.subarray(0, 2 * plane)).toEqual(before);
+    expect(result.subarray(8 * plane)).toEqual(after);
+    const expected = referenceConv(spec, input, weights, bias, true);
+    expect(relativeL2(result.subarray(2 * plane, 8 * plane), expected)).toBeLessThan(WINOGRAD_TOLERANCE);
   });
 
   it.each(POOL_CASES.map((spec, i) => [i, spec] as const))('max and average pooling case %i match the reference', (i, spec) => {

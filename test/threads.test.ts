@@ -1,5 +1,5 @@
 /**
- * Convolutions shared by threads. The share kernels must give conv2d's exact bits however the work is split and
+ * Convolutions and pooling shared by threads. The share kernels must give the single-threaded kernels' bits however the work is split and
  * in whatever order the shares run; models loaded with threads must give the single-threaded model's exact bits
  * on real threads (Node here; Deno and Bun through test/support/thread-parity.js); what cannot run threaded says so.
  */
@@ -80,6 +80,30 @@ describe.each(VARIANTS)('share kernels, %s build', (variant) => {
         for (const t of lastFirst(threads)) k.conv2dInt8MultiplyShare(...int8Args(output, scratch), t, threads);
       });
       expect(sameBits(int8Shared, int8), `int8, ${threads} shares`).toBe(true);
+    }
+  });
+
+  it('winogradConvShare: every split gives winogradConv\'s bits', async () => {
+    const kernels = await RawKernels.load(variant);
+    const k = kernels.exports;
+    const [C, H, W, M, pads] = [6, 23, 19, 10, [1, 1, 1, 1] as const];
+    const [OH, OW] = [H, W];
+    const weights = randomFloats(M * C * 9, 140), input = randomFloats(C * H * W, 141);
+    const transformed = kernels.alloc(k.winogradWeightBytes(M, C) / 4);
+    k.winogradTransformWeights(kernels.alloc(weights.length, weights), M, C, transformed);
+    const inputAt = kernels.alloc(input.length, input), biasAt = kernels.alloc(12, randomFloats(12, 142));
+    const outputOf = (threads: number, run: (output: number, scratch: number) => void) => {
+      const output = kernels.alloc(M * OH * OW), scratch = kernels.alloc((k.winogradScratchBytes(C, H, W, M, ...pads) * threads) / 4);
+      run(output, scratch);
+      return kernels.read(output, M * OH * OW);
+    };
+    const single = outputOf(1, (output, scratch) => k.winogradConv(inputAt, C, H, W, transformed, biasAt, M, ...pads, 1, output, scratch));
+    expect(new Set(single).size).toBeGreaterThan(M);
+    for (const threads of [2, 3, 16]) {
+      const shared = outputOf(threads, (output, scratch) => {
+        for (const t of lastFirst(threads)) k.winogradConvShare(inputAt, C, H, W, transformed, biasAt, M, ...pads, 1, output, scratch, t, threads);
+      });
+      expect(sameBits(shared, single), `${threads} shares`).toBe(true);
     }
   });
 

@@ -52,6 +52,21 @@ export interface KernelExports {
     padTop: number, padLeft: number, padBottom: number, padRight: number,
     relu: number, output: Ptr, scratch: Ptr, thread: number, threads: number,
   ): void;
+  /** Winograd F(2×2, 3×3) for 3×3 stride-1 convolutions (assembly/winograd.ts). */
+  winogradWeightBytes(M: number, C: number): number;
+  winogradTransformWeights(weights: Ptr, M: number, C: number, dst: Ptr): void;
+  winogradScratchBytes(
+    C: number, H: number, W: number, M: number, padTop: number, padLeft: number, padBottom: number, padRight: number,
+  ): number;
+  winogradConv(
+    input: Ptr, C: number, H: number, W: number, transformedWeights: Ptr, bias: Ptr, M: number,
+    padTop: number, padLeft: number, padBottom: number, padRight: number, relu: number, output: Ptr, scratch: Ptr,
+  ): void;
+  winogradConvShare(
+    input: Ptr, C: number, H: number, W: number, transformedWeights: Ptr, bias: Ptr, M: number,
+    padTop: number, padLeft: number, padBottom: number, padRight: number, relu: number, output: Ptr, scratch: Ptr,
+    thread: number, threads: number,
+  ): void;
   maxPool2d(
     input: Ptr, C: number, H: number, W: number, KH: number, KW: number, SH: number, SW: number,
     padTop: number, padLeft: number, OH: number, OW: number, output: Ptr, scratch: Ptr,

@@ -242,7 +242,8 @@ export class Model {
 
 /**
  * Where each weight tensor goes: convolution weights packed into GEMM panels (f32, or int8 with per-row scales
- * and sums), each layer with a bias padded to whole panels; dense weights as they are.
+ * and sums; Winograd convolutions' as 16 transformed matrices of such panels), each layer with a bias padded to
+ * whole panels; dense weights as they are.
  */
 class WeightLayout {
   readonly bytes: number;
@@ -279,6 +280,13 @@ class WeightLayout {
       }
       const count = elementCount(weight.dims), depth = count / outChannels;
       largestRawBytes = Math.max(largestRawBytes, count * 4);
+      if (isWinogradConv(node, precision)) {
+        reserve(node.weight, exports.winogradWeightBytes(outChannels, weight.dims[1]), (at) => {
+          this.heap().set(weight.data, this.staging / 4);
+          exports.winogradTransformWeights(this.staging, outChannels, weight.dims[1], at);
+        });
+        continue;
+      }
       if (precision === 'f32') {
         reserve(node.weight, rows * depth * 4, (at) => {
           this.heap().set(weight.data, this.staging / 4);
@@ -331,11 +339,17 @@ const scalesKey = (node: Node) => `int8 weight scales of ${node.name}`;
 const rowSumsKey = (node: Node) => `int8 weight row sums of ${node.name}`;
 
 
-/** Scratch a layer needs (im2col and packed int8 columns, max pooling's row), as the kernels compute it. */
+/**
+ * Scratch a layer needs (im2col and packed int8 columns, Winograd chunks, max pooling's row), as the kernels
+ * compute it.
+ */
 function layerScratchBytes(node: Node, shapes: Map<string, number[]>, kernels: Kernels, precision: Precision): number {
   if (node.op !== 'Conv' && node.op !== 'MaxPool') return 0;
   const [, C, H, W] = shapes.get(node.inputs[0])!;
   if (node.op === 'MaxPool') return kernels.exports.maxPoolScratchBytes(W) * kernels.parallel.threads;
+  if (node.op === 'Conv' && isWinogradConv(node, precision)) {
+    return kernels.exports.winogradScratchBytes(C, H, W, shapes.get(node.output)![1], ...node.pads) * kernels.parallel.threads;
+  }
   return kernels.exports.convScratchBytes(
     C, H, W, ...node.kernel, ...node.stride, ...node.pads, +(precision === 'int8'), kernels.parallel.threads,
   );
@@ -402,6 +416,27 @@ function isPointwise({ kernel, stride, pads }: ConvNode): boolean {
   return kernel.every((k) => k === 1) && stride.every((s) => s === 1) && pads.every((p) => p === 0);
 }
 
+/**
+ * f32 3×3 stride-1 convolutions (any padding; the IR has groups and dilation 1 only) run as Winograd F(2×2, 3×3)
+ * (assembly/winograd.ts), 2.25× fewer multiplies than the direct convolution. Every build takes this path, so that
+ * the scalar build stays the reference of the SIMD ones; every map size too: GoogLeNet's 7×7 layers were measured
+ * 1.2–2.1× faster than direct as well.
+ */
+function isWinogradConv(node: ConvNode, precision: Precision): boolean {
+  return precision === 'f32' && node.kernel[0] === 3 && node.kernel[1] === 3 &&
+    node.stride[0] === 1 && node.stride[1] === 1;
+}
+
+function compileWinogradConv(node: ConvNode, context: StepContext): Step {
+  const { kernels: { parallel }, shapes, tensorAt, weightAt, scratchAt } = context;
+  const input = tensorAt(node.inputs[0]), output = tensorAt(node.output);
+  const [, C, H, W] = shapes.get(node.inputs[0])!;
+  const M = shapes.get(node.output)![1];
+  const [top, left, bottom, right] = node.pads;
+  const transformed = weightAt(node.weight), bias = weightAt(biasKey(node)), relu = +node.relu;
+  return () => parallel.run('winogradConvShare', [input, C, H, W, transformed, bias, M, top, left, bottom, right, relu, output, scratchAt]);
+}
+
 function compileInt8Conv(node: ConvNode, context: StepContext): Step {
   const { kernels: { exports: k, parallel }, shapes, tensorAt, weightAt, scratchAt, quantised } = context;
   const [inputName] = node.inputs;
@@ -442,6 +477,7 @@ function compileStep(node: Node, context: StepContext): Step {
   switch (node.op) {
     case 'Conv': {
       if (context.precision === 'int8') return compileInt8Conv(node, context);
+      if (isWinogradConv(node, context.precision)) return compileWinogradConv(node, context);
       const [KH, KW] = node.kernel, [SH, SW] = node.stride, [top, left, bottom, right] = node.pads;
       const M = outDims[1], packed = weightAt(node.weight), bias = weightAt(biasKey(node)), relu = +node.relu;
       const { parallel } = kernels, unfolds = !isPointwise(node);

@@ -15,7 +15,8 @@ import { host, type ThreadPort } from './host.js';
 import type { KernelExports } from './kernels.js';
 
 export const PARALLEL_KERNELS = [
-  'conv2dUnfoldShare', 'conv2dMultiplyShare', 'conv2dInt8UnfoldShare', 'conv2dInt8MultiplyShare', 'maxPool2dShare',
+  'conv2dUnfoldShare', 'conv2dMultiplyShare', 'conv2dInt8UnfoldShare', 'conv2dInt8MultiplyShare', 'winogradConvShare',
+  'maxPool2dShare',
 ] as const;
 export type ParallelKernel = (typeof PARALLEL_KERNELS)[number];
 
