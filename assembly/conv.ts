@@ -22,8 +22,8 @@ import { shareStart } from './share';
 
 /**
  * Scratch bytes a convolution needs (the runtime sizes its scratch area with this). f32: the im2col matrix
- * unless pointwise, then the GEMM's packed sliver of it for each of `threads` threads. int8: the quantised input, its im2col matrix unless pointwise, then the packed columns
- * (tiles of GEMM_NR columns, k in pairs of i16).
+ * unless pointwise, then the GEMM's packed sliver of it for each of `threads` threads. int8: the quantised input,
+ * its im2col matrix unless pointwise, then one packed tile of GEMM_NR columns (k in pairs of i16) per thread.
  */
 export function convScratchBytes(
   C: i32, H: i32, W: i32, KH: i32, KW: i32, SH: i32, SW: i32,
@@ -33,7 +33,7 @@ export function convScratchBytes(
   const K = C * KH * KW;
   const unfolded = !isPointwise(KH, KW, SH, SW, padTop, padLeft, padBottom, padRight);
   if (!int8) return im2colBytes<f32>(K, N, unfolded) + <usize>threads * gemmScratchBytes(K);
-  return im2colBytes<u8>(C, H * W, true) + im2colBytes<u8>(K, N, unfolded) + packedColumnsBytes(K, N);
+  return im2colBytes<u8>(C, H * W, true) + im2colBytes<u8>(K, N, unfolded) + <usize>threads * packedColumnsBytes(K, GEMM_NR);
 }
 
 /** A [rows × columns] matrix of T, with slack for the tile over-reads of its last row (none if `needed` is false). */
@@ -211,11 +211,11 @@ export function conv2dMultiplyShare(
 
 /**
  * The int8 convolution (see gemm-int8.ts). In `scratch`: the input quantised with its tensor's scale and zero
- * point (unless `inputQuantised`: it is such bytes already), then its im2col (unless pointwise), then the
- * columns packed for the GEMM. The output is f32, or bytes quantised with `outputScale` and `outputZeroPoint`
+ * point (unless `inputQuantised`: it is such bytes already), then its im2col (unless pointwise), then a tile of
+ * its columns at a time packed for the GEMM. The output is f32, or bytes quantised with `outputScale` and `outputZeroPoint`
  * when outputScale > 0.
  *
- *   scratch: │ quantised input C×H×W │ quantised im2col K×N │ packed columns │
+ *   scratch: │ quantised input C×H×W │ quantised im2col K×N │ packed tile, per thread │
  */
 export function conv2dInt8(
   input: usize, C: i32, H: i32, W: i32,
@@ -261,11 +261,14 @@ export function conv2dInt8MultiplyShare(
   const unfolded = scratch + im2colBytes<u8>(C, H * W, true);
   const columns = pointwise ? (inputQuantised ? input : scratch) : unfolded;
   const first = columnShareStart(N, thread, threads), end = columnShareStart(N, thread + 1, threads);
-  // The tiles before this share's are the other threads'.
-  const packed = unfolded + im2colBytes<u8>(K, N, !pointwise) + packedColumnsBytes(K, first);
-  packQuantisedColumns(columns + <usize>first, N, K, end - first, zeroPoint, packed);
+  // One packed tile of columns per thread, multiplied while it is in L1.
+  const packed = unfolded + im2colBytes<u8>(K, N, !pointwise) + <usize>thread * packedColumnsBytes(K, GEMM_NR);
   const outputInverseScale: f32 = outputScale > 0 ? 1 / outputScale : 0;
   const valueBytes: usize = outputScale > 0 ? 1 : 4;
-  gemmInt8(packedWeights, packed, output + <usize>first * valueBytes, N, M, end - first, K, activationScale, zeroPoint,
-    weightScales, rowSums, bias, relu, outputInverseScale, outputZeroPoint);
+  for (let n0 = first; n0 < end; n0 += GEMM_NR) {
+    const cols = min(GEMM_NR, end - n0);
+    packQuantisedColumns(columns + <usize>n0, N, K, cols, zeroPoint, packed);
+    gemmInt8(packedWeights, packed, output + <usize>n0 * valueBytes, N, M, cols, K, activationScale, zeroPoint,
+      weightScales, rowSums, bias, relu, outputInverseScale, outputZeroPoint);
+  }
 }

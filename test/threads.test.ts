@@ -1,7 +1,8 @@
 /**
- * Convolutions and pooling shared by threads. The share kernels must give the single-threaded kernels' bits however the work is split and
- * in whatever order the shares run; models loaded with threads must give the single-threaded model's exact bits
- * on real threads (Node here; Deno and Bun through test/support/thread-parity.js); what cannot run threaded says so.
+ * Convolutions and pooling shared by threads. The share kernels must give the single-threaded kernels' bits
+ * however the work is split and in whatever order the shares run; models loaded with threads must give the
+ * single-threaded model's bits on real threads (Node here; Deno and Bun through test/support/thread-parity.js);
+ * what cannot run threaded says so.
  */
 
 import { execFile } from 'node:child_process';
