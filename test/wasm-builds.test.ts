@@ -1,4 +1,7 @@
-/** The three builds are valid modules with the features their names promise, and the runtime picks among them safely. */
+/**
+ * The builds are valid modules with the features their names promise (the threaded ones over a shared memory), and
+ * the runtime picks among them safely.
+ */
 
 import initWabt from 'wabt';
 import { describe, expect, it } from 'vitest';
@@ -50,6 +53,26 @@ describe('kernel builds', () => {
     }));
     expect(exportNames[1]).toEqual(exportNames[0]);
     expect(exportNames[2]).toEqual(exportNames[0]);
+  });
+
+  it('the threaded builds import a shared memory and export the same kernel ABI as the others', async () => {
+    const plain = WebAssembly.Module.exports(await WebAssembly.compile(await readBuild('simd'))).map((e) => e.name).sort();
+    for (const variant of ['simd', 'relaxed-simd']) {
+      const module = await WebAssembly.compile(await readBuild(`${variant}.threads` as KernelVariant));
+      expect(WebAssembly.Module.imports(module)).toEqual([{ module: 'env', name: 'memory', kind: 'memory' }]);
+      expect(WebAssembly.Module.exports(module).map((e) => e.name).sort()).toEqual(plain);
+      const memory = new WebAssembly.Memory({ initial: 1, maximum: 2, shared: true });
+      await expect(WebAssembly.instantiate(module, { env: { memory: new WebAssembly.Memory({ initial: 1, maximum: 2 }) } })).rejects.toThrow();
+      const { exports } = await WebAssembly.instantiate(module, { env: { memory } });
+      expect((exports.kernelVariant as () => number)()).toBe(variant === 'simd' ? 1 : 2);
+    }
+  });
+
+  it('all five builds together are at most 100 KB', async () => {
+    const builds = ['scalar', 'simd', 'relaxed-simd', 'simd.threads', 'relaxed-simd.threads'] as KernelVariant[];
+    const sizes = await Promise.all(builds.map(async (build) => (await readBuild(build)).length));
+    expect(sizes.every((size) => size > 4000)).toBe(true);
+    expect(sizes.reduce((a, b) => a + b, 0)).toBeLessThanOrEqual(100 * 1024);
   });
 });
 

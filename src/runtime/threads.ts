@@ -42,17 +42,22 @@ const CONTROL_WORDS = 8;
 const MAX_ARGUMENTS = 32;
 const STOP = -1;
 /**
- * Control-block checks a waiting thread makes before it sleeps in Atomics.wait (some microseconds): what it waits
- * for usually comes at once (a convolution's next phase, the other shares), and a sleeping thread is slow to
- * wake; but a thread that spins on a busy machine takes the core from the one it waits for.
+ * How long a waiting thread keeps checking the control block before it sleeps in Atomics.wait: what it waits for
+ * usually comes within microseconds (a convolution's next phase, the other shares, the next layer after the main
+ * thread's serial work), and a thread woken from Atomics.wait takes tens of microseconds to run again, which adds
+ * up over the ~130 jobs of an inference. Between inferences the threads sleep.
  */
-const SPINS_BEFORE_SLEEP = 2_000;
+const SPIN_MS = 1;
 
 /** Returns once control[index] is no longer `value`. */
 function waitWhileEqual(control: Int32Array, index: number, value: number): void {
-  for (let spin = 0; spin < SPINS_BEFORE_SLEEP; spin++) if (Atomics.load(control, index) !== value) return;
+  const until = performance.now() + SPIN_MS;
+  do {
+    for (let spin = 0; spin < 100; spin++) if (Atomics.load(control, index) !== value) return;
+  } while (performance.now() < until);
   Atomics.wait(control, index, value);
 }
+
 const READY = 'ready';
 
 /** What the main thread posts to start an extra thread. */
