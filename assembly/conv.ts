@@ -10,7 +10,7 @@
 //
 //   phase 1, thread t:  columns rows  (c, ky, kx) for c in [C·t/T, C·(t+1)/T)
 //   phase 2, thread t:  output columns of tiles [tiles·t/T, tiles·(t+1)/T)
-import { gemm, GEMM_NR, gemmScratchBytes } from './gemm';
+import { gemm, GEMM_NR, gemmScratchBytes, multiplySliver, packSliver } from './gemm';
 import { gemmInt8, groupsOf, packQuantisedColumns, quantiseActivations } from './gemm-int8';
 import { shareStart } from './share';
 
@@ -270,5 +270,66 @@ export function conv2dInt8MultiplyShare(
     packQuantisedColumns(columns + <usize>n0, N, K, cols, zeroPoint, packed);
     gemmInt8(packedWeights, packed, output + <usize>n0 * valueBytes, N, M, cols, K, activationScale, zeroPoint,
       weightScales, rowSums, bias, relu, outputInverseScale, outputZeroPoint);
+  }
+}
+
+// Pointwise groups: the 1×1 stride-1 convolutions that read the same input (three per Inception block) run as one
+// GEMM over their stacked weights: each tile of input columns is packed once and every member's weight panels
+// stream past it, each member writing its own output. The runtime describes the members in a table of records,
+// GROUP_MEMBER_BYTES apart:
+//
+//   record:  rows M │ packed weights │ bias │ output │ relu │ int8: weight scales │ row sums │ output scale │ zero point
+//   offset:  0        4                8      12       16     20                    24         28             32
+
+/** Bytes of one member record of a pointwise group. */
+export const GROUP_MEMBER_BYTES: i32 = 48;
+
+/** Field `offset` (a byte offset from the diagram) of member `index`'s record. */
+// @ts-ignore: decorator
+@inline function memberField<T>(members: usize, index: i32, offset: usize): T {
+  return load<T>(members + <usize>index * GROUP_MEMBER_BYTES + offset);
+}
+
+/**
+ * A pointwise group in f32 for thread `thread` of `threads`: its share of the column tiles of input[C × HW], each
+ * packed once into a sliver of its own (`scratch` has convScratchBytes(C, H, W, 1, 1, …, 0, threads) bytes).
+ */
+export function conv2dPointwiseGroupShare(
+  input: usize, C: i32, HW: i32, members: usize, memberCount: i32, scratch: usize, thread: i32, threads: i32,
+): void {
+  const sliver = scratch + <usize>thread * gemmScratchBytes(C);
+  const end = columnShareStart(HW, thread + 1, threads);
+  for (let n0 = columnShareStart(HW, thread, threads); n0 < end; n0 += GEMM_NR) {
+    packSliver(input + (<usize>n0 << 2), <usize>HW << 2, C, sliver);
+    for (let m = 0; m < memberCount; m++) {
+      const output = memberField<usize>(members, m, 12) + (<usize>n0 << 2);
+      multiplySliver(memberField<usize>(members, m, 4), sliver, output, HW, memberField<i32>(members, m, 0),
+        min(GEMM_NR, end - n0), C, memberField<usize>(members, m, 8), memberField<i32>(members, m, 16) != 0);
+    }
+  }
+}
+
+/**
+ * Phase 2 of a pointwise group in int8 for thread `thread` of `threads` (phase 1 is conv2dInt8UnfoldShare of a
+ * 1×1 convolution, which quantises the input): its share of the column tiles, each packed once.
+ */
+export function conv2dInt8PointwiseGroupShare(
+  input: usize, C: i32, HW: i32, activationScale: f32, zeroPoint: i32, inputQuantised: bool,
+  members: usize, memberCount: i32, scratch: usize, thread: i32, threads: i32,
+): void {
+  const columns = inputQuantised ? input : scratch;
+  const packed = scratch + im2colBytes<u8>(C, HW, true) + <usize>thread * packedColumnsBytes(C, GEMM_NR);
+  const end = columnShareStart(HW, thread + 1, threads);
+  for (let n0 = columnShareStart(HW, thread, threads); n0 < end; n0 += GEMM_NR) {
+    const cols = min(GEMM_NR, end - n0);
+    packQuantisedColumns(columns + <usize>n0, HW, C, cols, zeroPoint, packed);
+    for (let m = 0; m < memberCount; m++) {
+      const outputScale = memberField<f32>(members, m, 28);
+      const output = memberField<usize>(members, m, 12) + <usize>n0 * (outputScale > 0 ? 1 : 4);
+      gemmInt8(memberField<usize>(members, m, 4), packed, output, HW, memberField<i32>(members, m, 0), cols, C,
+        activationScale, zeroPoint, memberField<usize>(members, m, 20), memberField<usize>(members, m, 24),
+        memberField<usize>(members, m, 8), memberField<i32>(members, m, 16) != 0,
+        outputScale > 0 ? 1 / outputScale : 0, memberField<i32>(members, m, 32));
+    }
   }
 }

@@ -70,29 +70,39 @@ export function gemm(
   packedA: usize, B: usize, ldb: i32, C: usize, ldc: i32,
   M: i32, N: i32, K: i32, bias: usize, relu: bool, scratch: usize,
 ): void {
+  for (let n0 = 0; n0 < N; n0 += GEMM_NR) {
+    packSliver(B + (<usize>n0 << 2), <usize>ldb << 2, K, scratch);
+    multiplySliver(packedA, scratch, C + (<usize>n0 << 2), ldc, M, min(GEMM_NR, N - n0), K, bias, relu);
+  }
+}
+
+/**
+ * C[M × cols] (row stride ldc floats) = A · sliver + bias, optional ReLU, for one packed K × GEMM_NR sliver of B
+ * (packSliver's): every weight panel streams past it.
+ */
+// @ts-ignore: decorator
+@inline export function multiplySliver(
+  packedA: usize, sliver: usize, C: usize, ldc: i32, M: i32, cols: i32, K: i32, bias: usize, relu: bool,
+): void {
   const panels = (M + GEMM_MR - 1) / GEMM_MR;
   const panelBytes = <usize>K * GEMM_MR * 4;
-  for (let n0 = 0; n0 < N; n0 += GEMM_NR) {
-    const cols = min(GEMM_NR, N - n0);
-    packSliver(B + (<usize>n0 << 2), <usize>ldb << 2, K, scratch);
-    for (let p = 0; p < panels; p++) {
-      const row0 = p * GEMM_MR;
-      const rows = min(GEMM_MR, M - row0);
-      const a = packedA + <usize>p * panelBytes;
-      const c = C + ((<usize>row0 * ldc + n0) << 2);
-      const biasRow = bias + (<usize>row0 << 2);
-      if (ASC_FEATURE_SIMD) {
-        tile4x8Simd(a, scratch, GEMM_NR * 4, c, <usize>ldc << 2, K, rows, cols, biasRow, relu);
-      } else {
-        tile4x8Scalar(a, scratch, GEMM_NR * 4, c, <usize>ldc << 2, K, rows, cols, biasRow, relu);
-      }
+  for (let p = 0; p < panels; p++) {
+    const row0 = p * GEMM_MR;
+    const rows = min(GEMM_MR, M - row0);
+    const a = packedA + <usize>p * panelBytes;
+    const c = C + ((<usize>row0 * ldc) << 2);
+    const biasRow = bias + (<usize>row0 << 2);
+    if (ASC_FEATURE_SIMD) {
+      tile4x8Simd(a, sliver, GEMM_NR * 4, c, <usize>ldc << 2, K, rows, cols, biasRow, relu);
+    } else {
+      tile4x8Scalar(a, sliver, GEMM_NR * 4, c, <usize>ldc << 2, K, rows, cols, biasRow, relu);
     }
   }
 }
 
 /** Copies GEMM_NR floats from each of K rows `ldbBytes` apart into one contiguous K × GEMM_NR block. */
 // @ts-ignore: decorator
-@inline function packSliver(b: usize, ldbBytes: usize, K: i32, dst: usize): void {
+@inline export function packSliver(b: usize, ldbBytes: usize, K: i32, dst: usize): void {
   for (let k = 0; k < K; k++) {
     if (ASC_FEATURE_SIMD) {
       v128.store(dst, v128.load(b));

@@ -4,6 +4,7 @@
 export { GEMM_MR, GEMM_NR, INSTANCE_SCRATCH_BYTES, packGemmWeights, useInstanceScratch } from './gemm';
 export {
   conv2d, conv2dUnfoldShare, conv2dMultiplyShare, conv2dInt8, conv2dInt8UnfoldShare, conv2dInt8MultiplyShare, convScratchBytes,
+  conv2dPointwiseGroupShare, conv2dInt8PointwiseGroupShare, GROUP_MEMBER_BYTES,
 } from './conv';
 export { winogradConv, winogradConvShare, winogradScratchBytes, winogradTransformWeights, winogradWeightBytes } from './winograd';
 export { maxPool2d, maxPool2dQuantised, maxPool2dShare, maxPoolScratchBytes, averagePool2d, globalAveragePool } from './pool';

@@ -108,6 +108,71 @@ describe.each(VARIANTS)('share kernels, %s build', (variant) => {
     }
   });
 
+  it('a pointwise group gives each member\'s own conv2d and conv2dInt8 bits, however its tiles are split', async () => {
+    const kernels = await RawKernels.load(variant);
+    const k = kernels.exports;
+    const memberBytes = k.GROUP_MEMBER_BYTES.value as number;
+    const [C, H, W] = [37, 9, 11];
+    const N = H * W;
+    const rowsOf = [8, 6, 13]; // not all whole panels
+    const input = randomFloats(C * N, 150).map((v) => v + 0.3);
+    const inputAt = kernels.alloc(input.length, input);
+    const [scale, zeroPoint] = [Math.fround(1.3 / 255), 60];
+    const members = rowsOf.map((M, i) => {
+      const rows = Math.ceil(M / 4) * 4, weights = randomFloats(M * C, 151 + i);
+      const packed = kernels.alloc(rows * C), bias = kernels.alloc(rows, randomFloats(rows, 160 + i));
+      k.packGemmWeights(kernels.alloc(weights.length, weights), packed, M, C);
+      const quantized = quantizePerChannel({ dims: [M, C], data: weights });
+      const int8Packed = kernels.alloc(k.int8WeightBytes(M, C) / 4), sums = kernels.alloc(rows), scales = kernels.alloc(rows, quantized.scales);
+      const values = kernels.alloc(Math.ceil(weights.length / 4));
+      new Int8Array(k.memory.buffer).set(quantized.values, values);
+      k.packInt8Weights(values, int8Packed, M, C, sums);
+      // The last member's int8 output is quantised bytes, the others' f32.
+      const outputScale = i === rowsOf.length - 1 ? Math.fround(4 / 255) : 0;
+      return { M, packed, bias, int8Packed, sums, scales, relu: i % 2, outputScale, outputZeroPoint: outputScale ? 17 : 0 };
+    });
+    const scratchFor = (threads: number) => kernels.alloc(k.convScratchBytes(C, H, W, 1, 1, 1, 1, 0, 0, 0, 0, 1, threads) / 4);
+    /** The members' own outputs, from separate convolutions or from the group (one table record per member). */
+    const run = (int8: boolean, threads: number, grouped: boolean) => {
+      const outputs = members.map(({ M }) => kernels.alloc(M * N));
+      const scratch = scratchFor(threads);
+      if (grouped) {
+        const table = kernels.alloc((members.length * memberBytes) / 4);
+        const words = new Int32Array(k.memory.buffer, table, (members.length * memberBytes) / 4);
+        members.forEach((m, i) => {
+          const at = (i * memberBytes) / 4;
+          words.set([m.M, int8 ? m.int8Packed : m.packed, m.bias, outputs[i], m.relu, m.scales, m.sums], at);
+          new Float32Array(words.buffer, words.byteOffset)[at + 7] = int8 ? m.outputScale : 0;
+          words[at + 8] = int8 ? m.outputZeroPoint : 0;
+        });
+        if (!int8) {
+          for (const t of lastFirst(threads)) k.conv2dPointwiseGroupShare(inputAt, C, N, table, members.length, scratch, t, threads);
+        } else {
+          for (const t of lastFirst(threads)) k.conv2dInt8UnfoldShare(inputAt, C, H, W, 1, 1, 1, 1, 0, 0, 0, 0, scale, zeroPoint, scratch, 0, t, threads);
+          for (const t of lastFirst(threads)) {
+            k.conv2dInt8PointwiseGroupShare(inputAt, C, N, scale, zeroPoint, 0, table, members.length, scratch, t, threads);
+          }
+        }
+      } else {
+        members.forEach((m, i) => {
+          if (!int8) k.conv2d(inputAt, C, H, W, m.packed, m.bias, m.M, 1, 1, 1, 1, 0, 0, 0, 0, m.relu, outputs[i], scratch);
+          else {
+            k.conv2dInt8(inputAt, C, H, W, m.int8Packed, m.scales, m.sums, m.bias, m.M, 1, 1, 1, 1, 0, 0, 0, 0, scale, zeroPoint,
+              m.relu, outputs[i], scratch, 0, m.outputScale, m.outputZeroPoint);
+          }
+        });
+      }
+      return outputs.map((at, i) => kernels.read(at, members[i].M * N));
+    };
+    for (const int8 of [false, true]) {
+      const separate = run(int8, 1, false);
+      expect(new Set(separate[0]).size).toBeGreaterThan(20);
+      for (const threads of [1, 2, 3]) {
+        run(int8, threads, true).forEach((output, i) => expect(sameBits(output, separate[i]), `int8 ${int8}, member ${i}, ${threads} shares`).toBe(true));
+      }
+    }
+  });
+
   it('maxPool2dShare: every split gives maxPool2d\'s and maxPool2dQuantised\'s bits', async () => {
     const kernels = await RawKernels.load(variant);
     const k = kernels.exports;

@@ -62,7 +62,8 @@ offset of its output in the activation arena; then the totals and the memory pla
 first shows what the file carries: format version, weight precision, labels, preprocessing, calibration.
 
 --profile times N inferences (default 10, after a warm-up) on a seeded random input and lists the layers
-slowest first: median ms, GMAC/s and share of the total, for the kernel build and precision chosen.`,
+slowest first: median ms, GMAC/s and share of the total, for the kernel build and precision chosen. The
+1×1 convolutions that read the same tensor run as one GEMM; each is given the group's time by its MACs.`,
   classify: CLASSIFY_HELP,
   convert: CONVERT_HELP,
   serve: SERVE_HELP,

@@ -32,6 +32,7 @@ export interface KernelExports {
   GEMM_MR: WebAssembly.Global;
   GEMM_NR: WebAssembly.Global;
   INSTANCE_SCRATCH_BYTES: WebAssembly.Global;
+  GROUP_MEMBER_BYTES: WebAssembly.Global;
   heapBase(): Ptr;
   useInstanceScratch(at: Ptr): void;
   kernelVariant(): number;
@@ -51,6 +52,12 @@ export interface KernelExports {
     packedWeights: Ptr, bias: Ptr, M: number, KH: number, KW: number, SH: number, SW: number,
     padTop: number, padLeft: number, padBottom: number, padRight: number,
     relu: number, output: Ptr, scratch: Ptr, thread: number, threads: number,
+  ): void;
+  /** Pointwise groups: a table of member records at `members` (assembly/conv.ts). */
+  conv2dPointwiseGroupShare(input: Ptr, C: number, HW: number, members: Ptr, memberCount: number, scratch: Ptr, thread: number, threads: number): void;
+  conv2dInt8PointwiseGroupShare(
+    input: Ptr, C: number, HW: number, activationScale: number, zeroPoint: number, inputQuantised: number,
+    members: Ptr, memberCount: number, scratch: Ptr, thread: number, threads: number,
   ): void;
   /** Winograd F(2×2, 3×3) for 3×3 stride-1 convolutions (assembly/winograd.ts). */
   winogradWeightBytes(M: number, C: number): number;

@@ -19,6 +19,7 @@ import { quantizePerChannel } from '../format/quantize.js';
 import { seededRandom } from '../graph/googlenet.js';
 import type { ConvNode, Graph, Node, QuantizedWeight, Weight } from '../graph/ir.js';
 import { planMemory, alignUp, type MemoryPlan } from '../graph/plan.js';
+import { groupPointwiseSiblings, isPointwiseConv, pointwiseGroups } from '../graph/schedule.js';
 import { elementCount, inferShapes } from '../graph/shapes.js';
 import { classify, type ClassifyOptions, type ImageInput, type Prediction } from './classify.js';
 import { quantisedTensors } from './quantised-tensors.js';
@@ -46,6 +47,11 @@ export interface LayerInfo {
   macs: number;
   /** Byte offset of the output in the activation arena. */
   arenaOffset: number;
+  /**
+   * For a 1×1 convolution run as one GEMM with the others that read the same tensor: the first of them, in whose
+   * place they all run.
+   */
+  pointwiseGroup?: string;
 }
 
 export interface ModelInfo {
@@ -99,9 +105,13 @@ export class Model {
    * models and graphs.
    */
   constructor(
-    graph: Graph, kernels: Kernels, options: ExecutionOptions = { precision: 'f32' }, readonly metadata?: ModelFileMetadata,
+    source: Graph, kernels: Kernels, options: ExecutionOptions = { precision: 'f32' }, readonly metadata?: ModelFileMetadata,
   ) {
     const { precision } = options;
+    const graph = { ...source, nodes: groupPointwiseSiblings(source.nodes) };
+    const groups = pointwiseGroups(graph.nodes);
+    const memberBytes = kernels.exports.GROUP_MEMBER_BYTES.value as number;
+    const tableBytes = groups.reduce((sum, members) => sum + members.length * memberBytes, 0);
     const shapes = inferShapes(graph);
     const activationRanges = options.activationRanges ?? {};
     const quantised = precision === 'int8' ? quantisedTensors(graph, activationRanges) : new Map<string, string>();
@@ -112,7 +122,8 @@ export class Model {
     );
 
     const base = kernels.heapBase;
-    const arenaAt = alignUp(base + weights.bytes);
+    const tablesAt = alignUp(base + weights.bytes);
+    const arenaAt = alignUp(tablesAt + tableBytes);
     const scratchAt = alignUp(arenaAt + plan.arenaBytes);
     const memoryBytes = scratchAt + scratchBytes + TAIL_SLACK_BYTES;
     const memory = kernels.exports.memory;
@@ -125,12 +136,20 @@ export class Model {
       kernels, shapes, plan, tensorAt, weightAt: (name) => base + weights.offsetOf(name), scratchAt, precision,
       activationRanges, quantisations: new Map(), quantised,
     };
-    this.steps = graph.nodes.map((node) => compileStep(node, context));
+    // A group runs in its first member's step; the others' steps are empty.
+    const groupSteps = new Map<Node, Step>();
+    let tableAt = tablesAt;
+    for (const members of groups) {
+      groupSteps.set(members[0], compilePointwiseGroup(members, tableAt, context));
+      for (const member of members.slice(1)) groupSteps.set(member, () => {});
+      tableAt += members.length * memberBytes;
+    }
+    this.steps = graph.nodes.map((node) => groupSteps.get(node) ?? compileStep(node, context));
     this.kernels = kernels;
     this.inputOffsets = graph.inputs.map((input) => tensorAt(input.name));
     this.outputOffsets = graph.outputs.map(tensorAt);
     this.info = {
-      ...describe(graph, shapes, plan),
+      ...describe(graph, shapes, plan, groups),
       weightBytes: weights.bytes, scratchBytes, memoryBytes: memory.buffer.byteLength, variant: kernels.variant, threads: kernels.parallel.threads, precision,
       quantisedTensors: quantised.size,
     };
@@ -174,7 +193,8 @@ export class Model {
   /**
    * Times every layer over `runs` inferences (after one warm-up) on a seeded pseudo-random input in [0, 1), and
    * returns each layer's median with the median of whole inferences. Timing each layer adds a little overhead, so
-   * the layers' sum slightly exceeds `totalMs`.
+   * the layers' sum slightly exceeds `totalMs`. The members of a pointwise group (LayerInfo.pointwiseGroup) run as
+   * one: each gets the group's time in proportion to its MACs.
    */
   profile(runs = 10): { totalMs: number; layers: LayerTiming[] } {
     if (!Number.isInteger(runs) || runs < 1) throw new InputError(`runs must be a positive integer, not ${runs}`);
@@ -201,7 +221,7 @@ export class Model {
       this.steps.splice(0, this.steps.length, ...plainSteps);
     }
     const layers = this.info.layers.map(({ name, op, macs }, i) => ({ name, op, macs, ms: median(times[i]) }));
-    return { totalMs: median(totals), layers };
+    return { totalMs: median(totals), layers: shareGroupTimes(layers, this.info.layers) };
   }
 
   /** The top-k classes of an image (PNG or JPEG bytes, or pixels), preprocessed as the model file says. */
@@ -409,14 +429,6 @@ function quantisationOf(tensor: string, context: StepContext): { quantisation: A
 }
 
 /**
- * A 1×1 stride-1 unpadded convolution, which has nothing to unfold. Convolutions run in two phases that the threads
- * share (assembly/conv.ts): unfolding (skipped where there is nothing to unfold or quantise), then multiplying.
- */
-function isPointwise({ kernel, stride, pads }: ConvNode): boolean {
-  return kernel.every((k) => k === 1) && stride.every((s) => s === 1) && pads.every((p) => p === 0);
-}
-
-/**
  * f32 3×3 stride-1 convolutions (any padding; the IR has groups and dilation 1 only) run as Winograd F(2×2, 3×3)
  * (assembly/winograd.ts), 2.25× fewer multiplies than the direct convolution. Every build takes this path, so that
  * the scalar build stays the reference of the SIMD ones; every map size too: GoogLeNet's 7×7 layers were measured
@@ -437,8 +449,29 @@ function compileWinogradConv(node: ConvNode, context: StepContext): Step {
   return () => parallel.run('winogradConvShare', [input, C, H, W, transformed, bias, M, top, left, bottom, right, relu, output, scratchAt]);
 }
 
+/**
+ * The quantisation of an int8 convolution's input, and what to run before the convolution: measuring the input's
+ * range where this convolution is the first to read it and it has no calibrated range.
+ */
+function inputQuantisation(inputName: string, context: StepContext): { q: ActivationQuantisation; measure: () => void } {
+  const { kernels: { exports: k }, shapes, tensorAt, scratchAt } = context;
+  const { quantisation: q, measures } = quantisationOf(inputName, context);
+  const input = tensorAt(inputName), count = elementCount(shapes.get(inputName)!.slice(1));
+  const measure = () => {
+    k.activationRange(input, count, scratchAt);
+    const [low, high] = new Float32Array(k.memory.buffer, scratchAt, 2);
+    q.setRange(low, high);
+  };
+  return { q, measure: measures ? measure : () => {} };
+}
+
+/** The quantisation an int8 convolution's epilogue gives its output: scale 0 for f32 output, else the tensor's. */
+function outputQuantisation(node: ConvNode, context: StepContext): { scale: number; zeroPoint: number } {
+  return context.quantised.has(node.output) ? quantisationOf(node.output, context).quantisation : { scale: 0, zeroPoint: 0 };
+}
+
 function compileInt8Conv(node: ConvNode, context: StepContext): Step {
-  const { kernels: { exports: k, parallel }, shapes, tensorAt, weightAt, scratchAt, quantised } = context;
+  const { kernels: { parallel }, shapes, tensorAt, weightAt, scratchAt, quantised } = context;
   const [inputName] = node.inputs;
   const input = tensorAt(inputName), output = tensorAt(node.output);
   const [, C, H, W] = shapes.get(inputName)!;
@@ -447,22 +480,53 @@ function compileInt8Conv(node: ConvNode, context: StepContext): Step {
   const relu = +node.relu;
   const packed = weightAt(node.weight), bias = weightAt(biasKey(node));
   const scales = weightAt(scalesKey(node)), rowSums = weightAt(rowSumsKey(node));
-  const { quantisation: q, measures } = quantisationOf(inputName, context);
+  const { q, measure } = inputQuantisation(inputName, context);
   const inputQuantised = +quantised.has(inputName);
-  // An output stored as bytes is quantised by the epilogue (scale 0: f32 output).
-  const out = quantised.has(node.output) ? quantisationOf(node.output, context).quantisation : { scale: 0, zeroPoint: 0 };
+  const out = outputQuantisation(node, context);
   return () => {
-    if (measures) {
-      k.activationRange(input, C * H * W, scratchAt);
-      const [low, high] = new Float32Array(k.memory.buffer, scratchAt, 2);
-      q.setRange(low, high);
-    }
-    if (!(inputQuantised && isPointwise(node))) {
+    measure();
+    if (!(inputQuantised && isPointwiseConv(node))) {
       parallel.run('conv2dInt8UnfoldShare', [input, C, H, W, KH, KW, SH, SW, top, left, bottom, right, q.scale, q.zeroPoint,
         scratchAt, inputQuantised]);
     }
     parallel.run('conv2dInt8MultiplyShare', [input, C, H, W, packed, scales, rowSums, bias, M, KH, KW, SH, SW,
       top, left, bottom, right, q.scale, q.zeroPoint, relu, output, scratchAt, inputQuantised, out.scale, out.zeroPoint]);
+  };
+}
+
+/**
+ * Pointwise convolutions that read the same tensor, run as one GEMM (assembly/conv.ts, pointwise groups). Writes
+ * the table of their records at `tableAt`.
+ */
+function compilePointwiseGroup(members: ConvNode[], tableAt: number, context: StepContext): Step {
+  const { kernels: { exports: k, parallel }, shapes, tensorAt, weightAt, scratchAt, precision, quantised } = context;
+  const [inputName] = members[0].inputs;
+  const input = tensorAt(inputName);
+  const [, C, H, W] = shapes.get(inputName)!;
+  const memberBytes = k.GROUP_MEMBER_BYTES.value as number;
+  const words = new Int32Array(k.memory.buffer, tableAt, (members.length * memberBytes) / 4);
+  const floats = new Float32Array(words.buffer, words.byteOffset, words.length);
+  members.forEach((member, i) => {
+    const at = (i * memberBytes) / 4;
+    const int8 = precision === 'int8';
+    const out = int8 ? outputQuantisation(member, context) : { scale: 0, zeroPoint: 0 };
+    words.set([shapes.get(member.output)![1], weightAt(member.weight), weightAt(biasKey(member)), tensorAt(member.output), +member.relu,
+      int8 ? weightAt(scalesKey(member)) : 0, int8 ? weightAt(rowSumsKey(member)) : 0], at);
+    floats[at + 7] = out.scale;
+    words[at + 8] = out.zeroPoint;
+  });
+  if (precision === 'f32') {
+    return () => parallel.run('conv2dPointwiseGroupShare', [input, C, H * W, tableAt, members.length, scratchAt]);
+  }
+  const { q, measure } = inputQuantisation(inputName, context);
+  const inputQuantised = +quantised.has(inputName);
+  return () => {
+    measure();
+    if (!inputQuantised) {
+      parallel.run('conv2dInt8UnfoldShare', [input, C, H, W, 1, 1, 1, 1, 0, 0, 0, 0, q.scale, q.zeroPoint, scratchAt, 0]);
+    }
+    parallel.run('conv2dInt8PointwiseGroupShare', [input, C, H * W, q.scale, q.zeroPoint, inputQuantised, tableAt,
+      members.length, scratchAt]);
   };
 }
 
@@ -480,7 +544,7 @@ function compileStep(node: Node, context: StepContext): Step {
       if (isWinogradConv(node, context.precision)) return compileWinogradConv(node, context);
       const [KH, KW] = node.kernel, [SH, SW] = node.stride, [top, left, bottom, right] = node.pads;
       const M = outDims[1], packed = weightAt(node.weight), bias = weightAt(biasKey(node)), relu = +node.relu;
-      const { parallel } = kernels, unfolds = !isPointwise(node);
+      const { parallel } = kernels, unfolds = !isPointwiseConv(node);
       return () => {
         if (unfolds) parallel.run('conv2dUnfoldShare', [input, C, H, W, KH, KW, SH, SW, top, left, bottom, right, scratchAt]);
         parallel.run('conv2dMultiplyShare', [input, C, H, W, packed, bias, M, KH, KW, SH, SW, top, left, bottom, right,
@@ -535,13 +599,30 @@ function compileStep(node: Node, context: StepContext): Step {
   }
 }
 
+/** A pointwise group's time is measured in its first member's step: shares it among the members by their MACs. */
+function shareGroupTimes(timings: LayerTiming[], layers: LayerInfo[]): LayerTiming[] {
+  const groups = new Map<string, { ms: number; macs: number }>();
+  layers.forEach(({ name, pointwiseGroup, macs }, i) => {
+    if (!pointwiseGroup) return;
+    const group = groups.get(pointwiseGroup) ?? { ms: 0, macs: 0 };
+    if (name === pointwiseGroup) group.ms = timings[i].ms;
+    group.macs += macs;
+    groups.set(pointwiseGroup, group);
+  });
+  return timings.map((timing, i) => {
+    const group = groups.get(layers[i].pointwiseGroup ?? '');
+    return group ? { ...timing, ms: (group.ms * timing.macs) / group.macs } : timing;
+  });
+}
+
 function median(values: number[]): number {
   const sorted = [...values].sort((a, b) => a - b);
   return sorted[sorted.length >> 1];
 }
 
 /** The parts of ModelInfo that follow from the graph and its memory plan. */
-function describe(graph: Graph, shapes: Map<string, number[]>, plan: MemoryPlan) {
+function describe(graph: Graph, shapes: Map<string, number[]>, plan: MemoryPlan, groups: ConvNode[][]) {
+  const groupOf = new Map(groups.flatMap((members) => members.map((member) => [member, members[0].name] as const)));
   const sizeOf = (name?: string) => {
     const weight = name === undefined ? undefined : graph.weights.get(name);
     return weight ? elementCount(weight.dims) : 0;
@@ -554,7 +635,11 @@ function describe(graph: Graph, shapes: Map<string, number[]>, plan: MemoryPlan)
       const [outFeatures, ...perOutput] = graph.weights.get(node.weight)!.dims;
       macs = outFeatures * elementCount(perOutput) * (node.op === 'Conv' ? outputDims[2] * outputDims[3] : 1);
     }
-    return { name: node.name, op: node.op, output: node.output, outputDims, params, macs, arenaOffset: plan.tensors.get(node.output)!.offset };
+    const group = groupOf.get(node as ConvNode);
+    return {
+      name: node.name, op: node.op, output: node.output, outputDims, params, macs, arenaOffset: plan.tensors.get(node.output)!.offset,
+      ...(group && { pointwiseGroup: group }),
+    };
   });
   return {
     inputs: graph.inputs.map(({ name }) => ({ name, dims: shapes.get(name)! })),
