@@ -50,18 +50,37 @@ export function int8WeightBytes(M: i32, K: i32): usize {
 /**
  * Packs row-major int8 weights [M × K] (quantised per row by the runtime, ±127) into GEMM_MR-row panels of
  * k-groups, and writes each row's sum of values (for the zero-point correction); rows past M get zeros.
+ *
+ * A row's values go to one lane of each group of its panel. SIMD builds take 16 values at a time: widened to
+ * i16, each i32 lane of the result is one group's pair, stored to its group 16 bytes after the previous one.
  */
 export function packInt8Weights(src: usize, dst: usize, M: i32, K: i32, rowSums: usize): void {
   const groups = groupsOf(K);
   const panels = (M + GEMM_MR - 1) / GEMM_MR;
+  const groupBytes = GEMM_MR * 4;
   memory.fill(dst, 0, int8WeightBytes(M, K));
   for (let m = 0; m < panels * GEMM_MR; m++) {
     const row = src + <usize>m * K;
+    const lane = dst + <usize>(m / GEMM_MR) * groups * groupBytes + <usize>(m % GEMM_MR) * 4;
     let sum = 0;
-    const panel = dst + <usize>(m / GEMM_MR) * groups * GEMM_MR * 4 + <usize>(m % GEMM_MR) * 4;
-    for (let k = 0; m < M && k < K; k++) {
+    let k = 0;
+    if (ASC_FEATURE_SIMD && m < M) {
+      let sums = i32x4.splat(0);
+      for (; k + 16 <= K; k += 16) {
+        const values = v128.load(row + <usize>k);
+        const low = i16x8.extend_low_i8x16_s(values), high = i16x8.extend_high_i8x16_s(values);
+        const at = lane + <usize>(k / INT8_GROUP) * groupBytes;
+        v128.store32_lane(at, low, 0, 0); v128.store32_lane(at, low, 1, groupBytes);
+        v128.store32_lane(at, low, 2, 2 * groupBytes); v128.store32_lane(at, low, 3, 3 * groupBytes);
+        v128.store32_lane(at, high, 0, 4 * groupBytes); v128.store32_lane(at, high, 1, 5 * groupBytes);
+        v128.store32_lane(at, high, 2, 6 * groupBytes); v128.store32_lane(at, high, 3, 7 * groupBytes);
+        sums = i32x4.add(sums, i32x4.add(i32x4.extadd_pairwise_i16x8_s(low), i32x4.extadd_pairwise_i16x8_s(high)));
+      }
+      sum = i32x4.extract_lane(sums, 0) + i32x4.extract_lane(sums, 1) + i32x4.extract_lane(sums, 2) + i32x4.extract_lane(sums, 3);
+    }
+    for (; m < M && k < K; k++) {
       const q = <i32>load<i8>(row + <usize>k);
-      storeQuantised(panel + <usize>(k / INT8_GROUP) * GEMM_MR * 4, k % INT8_GROUP, q);
+      storeQuantised(lane + <usize>(k / INT8_GROUP) * groupBytes, k % INT8_GROUP, q);
       sum += q;
     }
     store<i32>(rowSums + (<usize>m << 2), sum);

@@ -64,36 +64,51 @@ export function winogradWeightBytes(M: i32, C: i32): usize {
  *       │ 0    0    1  │
  */
 export function winogradTransformWeights(weights: usize, M: i32, C: i32, dst: usize): void {
+  if (ASC_FEATURE_SIMD) transformWeights<v128>(weights, M, C, dst);
+  else transformWeights<f32>(weights, M, C, dst);
+}
+
+/** The transform for one row at a time (T = f32), or for a panel's four rows, one per lane (T = v128). */
+// @ts-ignore: decorator
+@inline function transformWeights<T>(weights: usize, M: i32, C: i32, dst: usize): void {
   const matrixBytes = winogradWeightBytes(M, C) / 16;
-  for (let m = 0; m < panelRows(M); m++) {
+  const rowsPerStep = isVector<T>() ? GEMM_MR : 1;
+  for (let m = 0; m < panelRows(M); m += rowsPerStep) {
     for (let c = 0; c < C; c++) {
-      const g = weights + (<usize>(m * C + c) * 9 << 2);
-      const present = m < M;
-      const g00 = tap(g, 0, present), g01 = tap(g, 1, present), g02 = tap(g, 2, present);
-      const g10 = tap(g, 3, present), g11 = tap(g, 4, present), g12 = tap(g, 5, present);
-      const g20 = tap(g, 6, present), g21 = tap(g, 7, present), g22 = tap(g, 8, present);
+      const g00 = tap<T>(weights, M, C, m, c, 0), g01 = tap<T>(weights, M, C, m, c, 1), g02 = tap<T>(weights, M, C, m, c, 2);
+      const g10 = tap<T>(weights, M, C, m, c, 3), g11 = tap<T>(weights, M, C, m, c, 4), g12 = tap<T>(weights, M, C, m, c, 5);
+      const g20 = tap<T>(weights, M, C, m, c, 6), g21 = tap<T>(weights, M, C, m, c, 7), g22 = tap<T>(weights, M, C, m, c, 8);
       const at = dst + ((<usize>((m / GEMM_MR * C + c) * GEMM_MR + m % GEMM_MR)) << 2);
       for (let j = 0; j < 4; j++) {
         // Column j of g·Gᵀ, then G times that column: column j of U.
-        const t0 = rowOfG(j, g00, g01, g02), t1 = rowOfG(j, g10, g11, g12), t2 = rowOfG(j, g20, g21, g22);
-        for (let i = 0; i < 4; i++) store<f32>(at + <usize>(4 * i + j) * matrixBytes, rowOfG(i, t0, t1, t2));
+        const t0 = rowOfG<T>(j, g00, g01, g02), t1 = rowOfG<T>(j, g10, g11, g12), t2 = rowOfG<T>(j, g20, g21, g22);
+        for (let i = 0; i < 4; i++) store<T>(at + <usize>(4 * i + j) * matrixBytes, rowOfG<T>(i, t0, t1, t2));
       }
     }
   }
 }
 
-/** Tap k (row-major) of the 3×3 kernel at g; 0 for the padding rows past M. */
+/** Tap k (row-major) of the 3×3 kernel of row m, channel c; 0 for the padding rows past M. As v128: rows m…m+3. */
 // @ts-ignore: decorator
-@inline function tap(g: usize, k: i32, present: bool): f32 {
-  return present ? load<f32>(g + (<usize>k << 2)) : 0;
+@inline function tap<T>(weights: usize, M: i32, C: i32, m: i32, c: i32, k: i32): T {
+  if (!isVector<T>()) return <T>rowTap(weights, M, C, m, c, k);
+  let lanes = f32x4.splat(rowTap(weights, M, C, m, c, k));
+  lanes = f32x4.replace_lane(lanes, 1, rowTap(weights, M, C, m + 1, c, k));
+  lanes = f32x4.replace_lane(lanes, 2, rowTap(weights, M, C, m + 2, c, k));
+  return <T>f32x4.replace_lane(lanes, 3, rowTap(weights, M, C, m + 3, c, k));
+}
+
+// @ts-ignore: decorator
+@inline function rowTap(weights: usize, M: i32, C: i32, m: i32, c: i32, k: i32): f32 {
+  return m < M ? load<f32>(weights + ((<usize>(m * C + c) * 9 + k) << 2)) : 0;
 }
 
 /** Row i of G times the column (a, b, c). */
 // @ts-ignore: decorator
-@inline function rowOfG(i: i32, a: f32, b: f32, c: f32): f32 {
+@inline function rowOfG<T>(i: i32, a: T, b: T, c: T): T {
   if (i == 0) return a;
-  if (i == 1) return (a + b + c) * 0.5;
-  if (i == 2) return (a - b + c) * 0.5;
+  if (i == 1) return half<T>(add<T>(add<T>(a, b), c));
+  if (i == 2) return half<T>(add<T>(sub<T>(a, b), c));
   return c;
 }
 
@@ -409,6 +424,11 @@ function transformOutput(
 @inline function sub<T>(a: T, b: T): T {
   if (isVector<T>()) return f32x4.sub(a, b);
   return a - b;
+}
+// @ts-ignore: decorator
+@inline function half<T>(v: T): T {
+  if (isVector<T>()) return f32x4.mul(v, f32x4.splat(0.5));
+  return v * 0.5;
 }
 // @ts-ignore: decorator
 @inline function rectify<T>(v: T, relu: bool): T {

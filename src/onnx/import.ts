@@ -785,7 +785,10 @@ function readValues<T extends Float32Array | number[]>(
     fail(`tensor "${name}" holds ${stored} values, its shape ${formatDims(tensor.dims)} needs ${count}`);
   }
   const values = create(count);
-  if (raw) {
+  if (raw && values instanceof Float32Array) {
+    // Little-endian floats, as wasm and every host this runs on store them: one byte copy into the aligned array.
+    new Uint8Array(values.buffer).set(raw);
+  } else if (raw) {
     const view = new DataView(raw.buffer, raw.byteOffset, raw.byteLength);
     for (let i = 0; i < count; i++) values[i] = storage.read(view, i * storage.bytes);
   } else {
