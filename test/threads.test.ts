@@ -34,6 +34,23 @@ const CASES: ConvCase[] = [
 
 const sameBits = (a: ArrayLike<number>, b: ArrayLike<number>) => a.length === b.length && Array.from(a).every((v, i) => Object.is(v, b[i]));
 
+/**
+ * Seeded weights [M × K] and bias uploaded as both paths take them: packed for the f32 GEMM, and quantised per
+ * row and packed for the int8 GEMM with their scales and row sums.
+ */
+function uploadWeights(kernels: RawKernels, M: number, K: number, seed: number) {
+  const k = kernels.exports;
+  const rows = Math.ceil(M / 4) * 4, weights = randomFloats(M * K, seed);
+  const packed = kernels.alloc(rows * K), bias = kernels.alloc(rows, randomFloats(rows, seed + 1));
+  k.packGemmWeights(kernels.alloc(weights.length, weights), packed, M, K);
+  const quantized = quantizePerChannel({ dims: [M, K], data: weights });
+  const int8Packed = kernels.alloc(k.int8WeightBytes(M, K) / 4), sums = kernels.alloc(rows), scales = kernels.alloc(rows, quantized.scales);
+  const values = kernels.alloc(Math.ceil(weights.length / 4));
+  new Int8Array(k.memory.buffer).set(quantized.values, values);
+  k.packInt8Weights(values, int8Packed, M, K, sums);
+  return { packed, bias, int8Packed, sums, scales };
+}
+
 /** Share indices last first: a share that wrote past its end would spoil the next share's finished rows. */
 const lastFirst = (threads: number) => Array.from({ length: threads }, (_, i) => threads - 1 - i);
 
@@ -41,18 +58,12 @@ describe.each(VARIANTS)('share kernels, %s build', (variant) => {
   it.each(CASES.map((spec, i) => [i, spec] as const))('case %i: every split gives conv2d\'s and conv2dInt8\'s bits', async (i, spec) => {
     const { C, H, W, M, KH, KW, SH, SW, pads } = spec;
     const [OH, OW] = convOutputSize(spec);
-    const K = C * KH * KW, N = OH * OW, rows = Math.ceil(M / 4) * 4;
+    const K = C * KH * KW, N = OH * OW;
     const kernels = await RawKernels.load(variant);
     const k = kernels.exports;
-    const input = randomFloats(C * H * W, 100 + i).map((v) => v + 0.2), weights = randomFloats(M * K, 110 + i);
-    const inputAt = kernels.alloc(input.length, input), biasAt = kernels.alloc(rows, randomFloats(rows, 120 + i));
-    const packed = kernels.alloc(rows * K);
-    k.packGemmWeights(kernels.alloc(weights.length, weights), packed, M, K);
-    const quantized = quantizePerChannel({ dims: [M, K], data: weights });
-    const int8Packed = kernels.alloc(k.int8WeightBytes(M, K) / 4), sums = kernels.alloc(rows), scales = kernels.alloc(rows, quantized.scales);
-    const values = kernels.alloc(Math.ceil(weights.length / 4));
-    new Int8Array(k.memory.buffer).set(quantized.values, values);
-    k.packInt8Weights(values, int8Packed, M, K, sums);
+    const input = randomFloats(C * H * W, 100 + i).map((v) => v + 0.2);
+    const inputAt = kernels.alloc(input.length, input);
+    const { packed, bias: biasAt, int8Packed, sums, scales } = uploadWeights(kernels, M, K, 110 + i);
     const [scale, zeroPoint] = [Math.fround(2.4 / 255), 85];
 
     const f32Args = (output: number, scratch: number) =>
@@ -119,17 +130,9 @@ describe.each(VARIANTS)('share kernels, %s build', (variant) => {
     const inputAt = kernels.alloc(input.length, input);
     const [scale, zeroPoint] = [Math.fround(1.3 / 255), 60];
     const members = rowsOf.map((M, i) => {
-      const rows = Math.ceil(M / 4) * 4, weights = randomFloats(M * C, 151 + i);
-      const packed = kernels.alloc(rows * C), bias = kernels.alloc(rows, randomFloats(rows, 160 + i));
-      k.packGemmWeights(kernels.alloc(weights.length, weights), packed, M, C);
-      const quantized = quantizePerChannel({ dims: [M, C], data: weights });
-      const int8Packed = kernels.alloc(k.int8WeightBytes(M, C) / 4), sums = kernels.alloc(rows), scales = kernels.alloc(rows, quantized.scales);
-      const values = kernels.alloc(Math.ceil(weights.length / 4));
-      new Int8Array(k.memory.buffer).set(quantized.values, values);
-      k.packInt8Weights(values, int8Packed, M, C, sums);
       // The last member's int8 output is quantised bytes, the others' f32.
       const outputScale = i === rowsOf.length - 1 ? Math.fround(4 / 255) : 0;
-      return { M, packed, bias, int8Packed, sums, scales, relu: i % 2, outputScale, outputZeroPoint: outputScale ? 17 : 0 };
+      return { M, ...uploadWeights(kernels, M, C, 151 + 2 * i), relu: i % 2, outputScale, outputZeroPoint: outputScale ? 17 : 0 };
     });
     const scratchFor = (threads: number) => kernels.alloc(k.convScratchBytes(C, H, W, 1, 1, 1, 1, 0, 0, 0, 0, 1, threads) / 4);
     /** The members' own outputs, from separate convolutions or from the group (one table record per member). */
