@@ -45,7 +45,7 @@ const STOP = -1;
  * How long a waiting thread keeps checking the control block before it sleeps in Atomics.wait: what it waits for
  * usually comes within microseconds (a convolution's next phase, the other shares, the next layer after the main
  * thread's serial work), and a thread woken from Atomics.wait takes tens of microseconds to run again, which adds
- * up over the ~130 jobs of an inference. Between inferences the threads sleep.
+ * up over the hundred-odd jobs of an inference. Between inferences the threads sleep.
  */
 const SPIN_MS = 1;
 
