@@ -77,7 +77,7 @@ describe('GET routes', () => {
     expect(headers.get('content-type')).toBe('application/json; charset=utf-8');
     const info = body as ModelInfoResponse;
     expect(info).toMatchObject({
-      model: 'fmnist', precision: 'int8', variant: model.info.variant, labels: FASHION_MNIST_LABELS,
+      model: 'fmnist', precision: 'int8', variant: model.info.variant, threads: 1, labels: FASHION_MNIST_LABELS,
       inputs: model.info.inputs, outputs: model.info.outputs, params: model.info.params, macs: model.info.macs,
       maxBodyBytes: DEFAULT_MAX_BODY_BYTES,
     });

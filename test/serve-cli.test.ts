@@ -40,7 +40,7 @@ describe('googlenet serve', () => {
   beforeAll(async () => {
     [server, small] = await Promise.all([
       startServer('node', [CLI, 'serve', '--port', '0']),
-      startServer('node', [CLI, 'serve', '--port', '0', '--host', '127.0.0.1', '--model', DEFAULT_MODEL, '--max-body', '400']),
+      startServer('node', [CLI, 'serve', '--port', '0', '--host', '127.0.0.1', '--model', DEFAULT_MODEL, '--max-body', '400', '--threads', '2']),
     ]);
   });
   afterAll(async () => {
@@ -50,7 +50,7 @@ describe('googlenet serve', () => {
   it('prints the URL with the real port once listening', () => {
     expect(server.output().stdout).toMatch(/^googlenet: serving the default model \(int8, \w+(-\w+)?\) at http:\/\/127\.0\.0\.1:\d+\/\n$/);
     expect(server.url).not.toMatch(/:0\/$/);
-    expect(small.output().stdout).toMatch(/^googlenet: serving googlenet-seed-fmnist\.int8 \(int8/);
+    expect(small.output().stdout).toMatch(/^googlenet: serving googlenet-seed-fmnist\.int8 \(int8, [\w-]+, 2 threads\) at /);
   });
 
   it('GET /healthz and GET /', async () => {
@@ -59,7 +59,7 @@ describe('googlenet serve', () => {
     const info = await (await fetch(server.url)).json();
     expect(info).toMatchObject({ model: 'googlenet', precision: 'int8', maxBodyBytes: 5 * 1024 * 1024 });
     expect(info.labels).toHaveLength(10);
-    expect((await (await fetch(small.url)).json())).toMatchObject({ model: 'googlenet-seed-fmnist.int8', maxBodyBytes: 400 });
+    expect((await (await fetch(small.url)).json())).toMatchObject({ model: 'googlenet-seed-fmnist.int8', maxBodyBytes: 400, threads: 2 });
   });
 
   it('classifies every sample image, concurrently, as its file name says', async () => {

@@ -17,7 +17,7 @@ model, the seed GoogLeNet trained on Fashion-MNIST.
 
   POST /classify   an image/png or image/jpeg body, or multipart/form-data with an "image" file field;
                    ?top=K classes (default 5) → {"predictions":[{"label","index","probability"}],"model","precision","ms"}
-  GET /            the model: name, precision, kernel build, inputs, outputs, labels, limits
+  GET /            the model: name, precision, kernel build, threads, inputs, outputs, labels, limits
   GET /healthz     {"status":"ok"}
 Errors are JSON {"error": "…"}: 400 bad image or ?top, 404, 405, 413 body too large, 415 not an image type.
 
@@ -62,7 +62,7 @@ export async function serve(flags: ServeFlags, options: LoadOptions): Promise<vo
   const listener = nodeListener(handler, origin);
   server.on('request', listener).on('checkContinue', listener);
   server.on('error', (error) => console.error(`googlenet: server error: ${error.message}`)); // keep serving
-  console.log(`googlenet: serving ${modelName ?? 'the default model'} (${model.info.precision}, ${model.info.variant}) at ${origin}/`);
+  console.log(`googlenet: serving ${modelName ?? 'the default model'} (${model.info.precision}, ${model.info.variant}${model.info.threads > 1 ? `, ${model.info.threads} threads` : ''}) at ${origin}/`);
 
   await new Promise<void>((resolve) => {
     const stop = () => {

@@ -50,6 +50,8 @@ export interface ModelInfoResponse {
   model: string;
   precision: Precision;
   variant: KernelVariant;
+  /** Threads that share each convolution. */
+  threads: number;
   inputs: TensorInfo[];
   outputs: TensorInfo[];
   params: number;
@@ -112,7 +114,7 @@ export function createHandler(model: Model, options: HandlerOptions = {}): Handl
 
   const { info, metadata } = model;
   const description: ModelInfoResponse = {
-    model: modelName, precision: info.precision, variant: info.variant, inputs: info.inputs, outputs: info.outputs,
+    model: modelName, precision: info.precision, variant: info.variant, threads: info.threads, inputs: info.inputs, outputs: info.outputs,
     params: info.params, macs: info.macs, ...(metadata?.labels && { labels: metadata.labels }),
     maxBodyBytes, endpoints: ENDPOINTS,
   };
