@@ -1,8 +1,9 @@
 /**
  * Cross-runtime determinism: the default model's int8 logits for every sample image, decoded and preprocessed as
  * classify() does, are the same bits in Node, Deno, Bun, workerd and Chromium for the same kernel build, and the
- * simd and relaxed-simd builds agree too (the int8 path is designed to round identically on both). Each runtime
- * runs test/support/logits-probe.js against the built package (dist/), imported by the package's name.
+ * simd and relaxed-simd builds agree too (the int8 path is designed to round identically on both), and so do 2
+ * threads wherever the host runs them (all but workerd). Each runtime runs test/support/logits-probe.js against
+ * the built package (dist/), imported by the package's name.
  */
 
 import { execFile } from 'node:child_process';
@@ -25,14 +26,16 @@ const CHROMIUM = '/usr/bin/chromium';
 const bin = (name: string) => join(ROOT, 'node_modules/.bin', name);
 
 /** Per image name: the SHA-256 of the preprocessed input's bytes, and the logits' float32 bytes, in hex. */
-type ProbeOutput = { variant: KernelVariant; precision: string; inputs: Record<string, string>; logits: Record<string, string> };
+type ProbeOutput = {
+  variant: KernelVariant; threads: number; precision: string; inputs: Record<string, string>; logits: Record<string, string>;
+};
 type ProbeResult = ProbeOutput | { error: string };
-type ProbeRequest = { variant: KernelVariant; images: { name: string; bytes: number[] }[]; modelUrl?: string };
+type ProbeRequest = { variant: KernelVariant; threads?: number; images: { name: string; bytes: number[] }[]; modelUrl?: string };
 type Runtime = 'node' | 'deno' | 'bun' | 'workerd' | 'chromium';
 type Probe = (request: ProbeRequest) => Promise<ProbeResult>;
 
-const request = (variant: KernelVariant): ProbeRequest => ({
-  variant, images: SAMPLES.map(({ path, bytes }) => ({ name: basename(path), bytes: [...bytes] })),
+const request = (variant: KernelVariant, threads = 1): ProbeRequest => ({
+  variant, threads, images: SAMPLES.map(({ path, bytes }) => ({ name: basename(path), bytes: [...bytes] })),
 });
 
 /** Runs the probe in a command-line runtime that takes an ES module as its last argument. */
@@ -83,7 +86,7 @@ async function chromiumProbe(): Promise<Probe> {
     globalThis.probeLogits = probeLogits;
   </script>`;
   await writeFile(join(outDir, 'index.html'), page);
-  const server = await serveStatic(outDir);
+  const server = await serveStatic(outDir, { crossOriginIsolated: true });
   servers.push(server);
   browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--headless', '--no-sandbox', '--disable-gpu'] });
   const tab = await browser.newPage();
@@ -111,16 +114,20 @@ const RUNTIMES = Object.keys(PROBES) as Runtime[];
 /** Every runtime but Node 20, whose relaxed-simd build fails its int8 dot self-test (even with the flag). */
 const RELAXED_RUNTIMES = RUNTIMES.filter((runtime) => runtime !== 'node');
 
-const results = {} as Record<Runtime, Record<'simd' | 'relaxed-simd', ProbeResult>>;
+const results = {} as Record<Runtime, Record<'simd' | 'relaxed-simd' | 'simd, 2 threads', ProbeResult>>;
 
 beforeAll(async () => {
   const started = performance.now();
   await Promise.all(RUNTIMES.map(async (runtime) => {
     const probe = await PROBES[runtime]();
     // Runtimes start and probe concurrently; each probes one build after the other (one page, one Worker).
-    results[runtime] = { simd: await probe(request('simd')), 'relaxed-simd': await probe(request('relaxed-simd')) };
+    results[runtime] = {
+      simd: await probe(request('simd')),
+      'relaxed-simd': await probe(request('relaxed-simd')),
+      'simd, 2 threads': await probe(request('simd', 2)),
+    };
   }));
-  console.info(`logits of ${SAMPLES.length} images × 2 builds in ${RUNTIMES.join(', ')}: ${((performance.now() - started) / 1000).toFixed(1)} s`);
+  console.info(`logits of ${SAMPLES.length} images × 3 setups in ${RUNTIMES.join(', ')}: ${((performance.now() - started) / 1000).toFixed(1)} s`);
 });
 
 afterAll(async () => {
@@ -173,5 +180,15 @@ describe('the relaxed-simd build', () => {
 
   it('gives the same int8 logits as the simd build, bit for bit', () => {
     expect(succeeded(results.deno['relaxed-simd']).logits).toEqual(succeeded(results.node.simd).logits);
+  });
+});
+
+describe('2 threads', () => {
+  it.each(RUNTIMES.filter((runtime) => runtime !== 'workerd'))('in %s: the same bits as one thread', (runtime) => {
+    expect(results[runtime]['simd, 2 threads']).toEqual({ ...succeeded(results.node.simd), threads: 2 });
+  });
+
+  it('in workerd: refused, since Workers start no threads', () => {
+    expect(results.workerd['simd, 2 threads']).toEqual({ error: expect.stringMatching(/threads: 2 needs a host that starts threads/) });
   });
 });

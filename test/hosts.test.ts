@@ -99,6 +99,7 @@ describe('the runtime path uses web-standard APIs only', () => {
   const entries = [
     { entry: 'src/index.ts' },
     { entry: 'src/hosts/workerd.ts' },
+    { entry: 'src/hosts/browser.ts' },
     // Deno's threads are node:worker_threads, which Deno provides: unlike its web Workers they can be unref'd, so
     // that a thread idling in Atomics.wait does not keep the process alive.
     { entry: 'src/hosts/deno.ts', allowedGlobals: ['Deno'], allowedModules: ['node:worker_threads'] },
@@ -127,7 +128,7 @@ describe('the runtime path uses web-standard APIs only', () => {
 
 describe('package exports', () => {
   const conditions: Record<string, string> = {
-    workerd: 'hosts/workerd', deno: 'hosts/deno', bun: 'hosts/node', browser: 'index', node: 'hosts/node', default: 'index',
+    workerd: 'hosts/workerd', deno: 'hosts/deno', bun: 'hosts/node', browser: 'hosts/browser', node: 'hosts/node', default: 'index',
   };
 
   it('maps each host condition, in this order, to its entry and its types', () => {
@@ -151,7 +152,7 @@ describe('package exports', () => {
     { host: 'node', command: 'node', args: ['--input-type=module', '-e', loadDefaultModel], entry: 'hosts/node.js' },
     { host: 'deno', command: 'npx', args: ['deno', 'eval', '--quiet', loadDefaultModel], entry: 'hosts/deno.js' },
     { host: 'bun', command: 'npx', args: ['bun', '--eval', loadDefaultModel], entry: 'hosts/node.js' },
-    { host: 'a bundler for browsers', command: 'node', args: ['--conditions=browser', '--input-type=module', '-e', resolveEntry], entry: 'index.js' },
+    { host: 'a bundler for browsers', command: 'node', args: ['--conditions=browser', '--input-type=module', '-e', resolveEntry], entry: 'hosts/browser.js' },
   ];
 
   it.each(hosts)('$host resolves the package to dist/$entry', async ({ command, args, entry }) => {

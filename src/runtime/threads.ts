@@ -49,12 +49,22 @@ const STOP = -1;
  */
 const SPIN_MS = 1;
 
-/** Returns once control[index] is no longer `value`. */
-function waitWhileEqual(control: Int32Array, index: number, value: number): void {
+/** Whether this thread may block in Atomics.wait: a browser's main thread may not (it throws), workers may. */
+function maySleep(): boolean {
+  try {
+    Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 1, 0); // returns at once: the value is not 1
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Returns once control[index] is no longer `value`; spins throughout where the thread may not sleep. */
+function waitWhileEqual(control: Int32Array, index: number, value: number, sleeps = true): void {
   const until = performance.now() + SPIN_MS;
   do {
     for (let spin = 0; spin < 100; spin++) if (Atomics.load(control, index) !== value) return;
-  } while (performance.now() < until);
+  } while (!sleeps || performance.now() < until);
   Atomics.wait(control, index, value);
 }
 
@@ -102,6 +112,7 @@ export async function startThreads(
 class ThreadPool implements Parallel {
   private readonly control: Int32Array;
   private readonly args: Float64Array;
+  private readonly sleeps = maySleep();
 
   constructor(private readonly exports: KernelExports, readonly threads: number, private readonly ports: ThreadPort[], buffer: SharedArrayBuffer) {
     this.control = new Int32Array(buffer, 0, CONTROL_WORDS);
@@ -116,7 +127,7 @@ class ThreadPool implements Parallel {
     Atomics.store(control, PENDING, this.threads - 1);
     this.post();
     runShare(this.exports, kernel, args, 0, this.threads);
-    for (let pending; (pending = Atomics.load(control, PENDING)) > 0;) waitWhileEqual(control, PENDING, pending);
+    for (let pending; (pending = Atomics.load(control, PENDING)) > 0;) waitWhileEqual(control, PENDING, pending, this.sleeps);
     if (Atomics.exchange(control, FAILED, 0)) throw new GoogLeNetError(`a kernel thread failed running ${kernel}`);
   }
 

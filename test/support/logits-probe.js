@@ -12,19 +12,20 @@ import { decodeImage, loadModelWithMetadata, preprocessImage } from 'googlenet-w
 /**
  * @typedef {object} ProbeRequest
  * @property {import('googlenet-wasm').KernelVariant} variant the kernel build to force
+ * @property {number} [threads] threads that share each convolution (default 1)
  * @property {{ name: string, bytes: number[] }[]} images encoded PNG or JPEG files
  * @property {string} [modelUrl] where to fetch the default model's file, for hosts that cannot load it by
  *   themselves (Workers have no file system and bundled modules have no URL)
  *
- * @typedef {{ variant: string, precision: string, inputs: Record<string, string>, logits: Record<string, string> }
+ * @typedef {{ variant: string, threads: number, precision: string, inputs: Record<string, string>, logits: Record<string, string> }
  *   | { error: string }} ProbeResult
  */
 
 /** @param {ProbeRequest} request @returns {Promise<ProbeResult>} */
-export async function probeLogits({ variant, images, modelUrl }) {
+export async function probeLogits({ variant, threads, images, modelUrl }) {
   let loaded;
   try {
-    loaded = await loadModelWithMetadata(modelUrl === undefined ? undefined : new URL(modelUrl), { variant });
+    loaded = await loadModelWithMetadata(modelUrl === undefined ? undefined : new URL(modelUrl), { variant, threads });
   } catch (error) {
     return { error: String(error) }; // a build the host rejects is a result to compare, not a crash
   }
@@ -41,7 +42,7 @@ export async function probeLogits({ variant, images, modelUrl }) {
       logits[name] = hex(model.run(input, batchOfOne).data);
       inputs[name] = hex(await crypto.subtle.digest('SHA-256', input));
     }
-    return { variant: model.info.variant, precision: model.info.precision, inputs, logits };
+    return { variant: model.info.variant, threads: model.info.threads, precision: model.info.precision, inputs, logits };
   } finally {
     model.dispose();
   }

@@ -23,7 +23,14 @@ export interface StaticServer {
   close(): Promise<void>;
 }
 
-export async function serveStatic(root: string): Promise<StaticServer> {
+/**
+ * `crossOriginIsolated`: send the two headers that make a page cross-origin isolated (SharedArrayBuffer, shared
+ * wasm memory, threads).
+ */
+export async function serveStatic(root: string, { crossOriginIsolated = false } = {}): Promise<StaticServer> {
+  const isolation = crossOriginIsolated
+    ? { 'Cross-Origin-Opener-Policy': 'same-origin', 'Cross-Origin-Embedder-Policy': 'require-corp' }
+    : {};
   const base = normalize(root + sep);
   const server = createServer(async (request, response) => {
     const { pathname } = new URL(request.url ?? '/', 'http://localhost');
@@ -34,7 +41,7 @@ export async function serveStatic(root: string): Promise<StaticServer> {
     }
     try {
       const body = await readFile(path);
-      response.writeHead(200, { 'Content-Type': MIME_TYPES[extname(path)] ?? 'application/octet-stream' }).end(body);
+      response.writeHead(200, { 'Content-Type': MIME_TYPES[extname(path)] ?? 'application/octet-stream', ...isolation }).end(body);
     } catch {
       response.writeHead(404).end();
     }
