@@ -71,7 +71,8 @@ async function classifyImage(page: Page, file: string): Promise<string[]> {
 }
 
 /** Picks `name` from examples/images (`<class index>-<label>.png`) and checks that its class comes first. */
-async function expectClassifiedAsItsClass(page: Page, name: string): Promise<void> {
+/** Returns how many threads the page says run ("2 threads"), or undefined for one. */
+async function expectClassifiedAsItsClass(page: Page, name: string): Promise<string | undefined> {
   const labels = await classifyImage(page, sample(name));
   const percentages = (await page.locator('#predictions .probability').allTextContents()).map((text) => parseFloat(text));
   expect(labels).toHaveLength(5);
@@ -79,9 +80,10 @@ async function expectClassifiedAsItsClass(page: Page, name: string): Promise<voi
   expect(percentages).toEqual([...percentages].sort((a, b) => b - a));
   expect(percentages[0]).toBeGreaterThan(50);
   expect(await page.locator('#time').textContent()).toMatch(/^\d+\.\d ms$/);
-  const [variant, precision] = (await page.locator('#variant').textContent())!.split(' · ');
+  const [variant, precision, ...threads] = (await page.locator('#variant').textContent())!.split(' · ');
   expect(KERNEL_VARIANTS).toContain(variant);
   expect(precision).toBe('int8');
+  return threads[0];
 }
 
 /** The default model file with every label replaced by `label`. */
@@ -98,7 +100,8 @@ it('classifies at a phone viewport, then offline after a reload from the service
   const page = await newAppPage(context);
 
   await page.goto(server.url);
-  await expectClassifiedAsItsClass(page, '9-ankle-boot.png');
+  // The server sends no isolation headers: the first visit runs on one thread.
+  expect(await expectClassifiedAsItsClass(page, '9-ankle-boot.png')).toBeUndefined();
   await page.waitForFunction(() => navigator.serviceWorker.controller !== null);
   expect(await page.locator('#storage').textContent()).toMatch(/persist/);
   expect(await page.locator('#offline').textContent()).toMatch(/^ready/);
@@ -113,7 +116,11 @@ it('classifies at a phone viewport, then offline after a reload from the service
   await page.reload();
   // Anything not precached fails now: the page below comes from the cache alone.
   expect(await page.evaluate(() => fetch('not-precached.txt').then(() => 'fetched', () => 'failed'))).toBe('failed');
-  await expectClassifiedAsItsClass(page, '7-sneaker.png');
+  // Served by the service worker, the page is cross-origin isolated and runs on the device's cores (up to 4).
+  expect(await page.evaluate(() => crossOriginIsolated)).toBe(true);
+  const cores = await page.evaluate(() => navigator.hardwareConcurrency);
+  const threads = await expectClassifiedAsItsClass(page, '7-sneaker.png');
+  expect(threads).toBe(cores > 1 ? `${Math.min(4, cores)} threads` : undefined);
 
   mkdirSync(fileURLToPath(new URL('output/', import.meta.url)), { recursive: true });
   await page.screenshot({ path: SCREENSHOT, fullPage: true });

@@ -1,10 +1,11 @@
 /**
  * The offline web app: loads the default model and the kernel builds as assets of this page (so that the service
- * worker can precache them), then classifies picked or dropped images and shows the top 5.
+ * worker can precache them), then classifies picked or dropped images and shows the top 5. Once the service worker
+ * serves the page, the page is cross-origin isolated and the convolutions run on several threads.
  * Model labels are data: they only ever reach the page as textContent.
  */
 
-import { loadModel, type Model, type Prediction } from '../../../src/index.js';
+import { loadModel, type Model, type Prediction } from '../../../src/hosts/browser.js';
 import relaxedSimdUrl from '../../../build/googlenet.relaxed-simd.wasm?url';
 import simdUrl from '../../../build/googlenet.simd.wasm?url';
 import scalarUrl from '../../../build/googlenet.scalar.wasm?url';
@@ -12,6 +13,11 @@ import modelUrl from '../../../models/googlenet-seed-fmnist.int8.safetensors?url
 
 const KERNEL_BUILD_URLS = [relaxedSimdUrl, simdUrl, scalarUrl];
 const TOP_K = 5;
+/**
+ * Threads that share the convolutions: several only where the page is cross-origin isolated (shared wasm memory
+ * needs it; the service worker's responses make it so) and the device has the cores.
+ */
+const THREADS = globalThis.crossOriginIsolated ? Math.min(4, navigator.hardwareConcurrency || 1) : 1;
 
 function element<T extends HTMLElement>(id: string): T {
   const found = document.getElementById(id);
@@ -59,12 +65,18 @@ async function compileKernelBuilds(): Promise<WebAssembly.Module[]> {
   return modules;
 }
 
+/** On several threads the package loads its threaded kernel builds itself (assets of this page too). */
 async function loadDefaultModel(): Promise<Model> {
-  const [modelBytes, wasmModule] = await Promise.all([
-    fetchOk(modelUrl).then(async (response) => new Uint8Array(await response.arrayBuffer())),
-    compileKernelBuilds(),
-  ]);
-  return loadModel(modelBytes, { wasmModule });
+  const modelBytes = fetchOk(modelUrl).then(async (response) => new Uint8Array(await response.arrayBuffer()));
+  if (THREADS > 1) return loadModel(await modelBytes, { threads: THREADS });
+  const [bytes, wasmModule] = await Promise.all([modelBytes, compileKernelBuilds()]);
+  return loadModel(bytes, { wasmModule });
+}
+
+/** What runs: kernel build, precision and, if several, threads. */
+function describeModel(model: Model): string {
+  const { variant, precision, threads } = model.info;
+  return [variant, precision, ...(threads > 1 ? [`${threads} threads`] : [])].join(' · ');
 }
 
 function showError(message: string | undefined): void {
@@ -104,7 +116,7 @@ async function classifyFile(model: Model, file: File): Promise<void> {
     const elapsed = performance.now() - started;
     renderPredictions(predictions);
     page.time.textContent = `${elapsed.toFixed(1)} ms`;
-    page.variant.textContent = `${model.info.variant} · ${model.info.precision}`;
+    page.variant.textContent = describeModel(model);
     page.result.hidden = false;
   } catch (error) {
     page.result.hidden = true;
@@ -171,7 +183,7 @@ async function main(): Promise<void> {
   try {
     const model = await loadDefaultModel();
     acceptImages(model);
-    page.status.textContent = `Ready: ${model.info.variant} kernels, ${model.info.precision}`;
+    page.status.textContent = `Ready: ${describeModel(model)}`;
     page.app.dataset.state = 'ready';
   } catch (error) {
     page.status.textContent = 'The model could not be loaded.';
