@@ -33,8 +33,8 @@ export function singleThread(exports: KernelExports): Parallel {
   return { threads: 1, run: (kernel, args) => runShare(exports, kernel, args, 0, 1), close: () => {} };
 }
 
-function runShare(exports: KernelExports, kernel: ParallelKernel, args: ArrayLike<number>, thread: number, threads: number): void {
-  (exports[kernel] as (...values: number[]) => void)(...Array.from(args), thread, threads);
+function runShare(exports: KernelExports, kernel: ParallelKernel, args: number[], thread: number, threads: number): void {
+  (exports[kernel] as (...values: number[]) => void)(...args, thread, threads);
 }
 
 const SEQUENCE = 0, PENDING = 1, KERNEL = 2, ARGUMENT_COUNT = 3, FAILED = 4;
@@ -169,7 +169,7 @@ export function serveThread(start: ThreadStart, reply: (message: unknown) => voi
     const kernel = control[KERNEL];
     if (kernel === STOP) return;
     try {
-      runShare(exports, PARALLEL_KERNELS[kernel], args.subarray(0, control[ARGUMENT_COUNT]), start.thread, start.threads);
+      runShare(exports, PARALLEL_KERNELS[kernel], Array.from(args.subarray(0, control[ARGUMENT_COUNT])), start.thread, start.threads);
     } catch {
       Atomics.store(control, FAILED, 1);
     }
