@@ -8,7 +8,7 @@ export {
 } from './conv';
 export { winogradConv, winogradConvShare, winogradScratchBytes, winogradTransformWeights, winogradWeightBytes } from './winograd';
 export { maxPool2d, maxPool2dQuantised, maxPool2dShare, maxPoolScratchBytes, averagePool2d, globalAveragePool } from './pool';
-export { dense, lrn, softmax, relu } from './dense';
+export { dense, denseInt8, lrn, softmax, relu } from './dense';
 export { int8WeightBytes, packInt8Weights, activationRange, quantiseActivations } from './gemm-int8';
 export { probeInt8Dot } from './probe';
 

@@ -18,7 +18,7 @@ import { GOOGLENET_FIXTURES, readFixture } from './support/fixtures.js';
 import { imageLikeBatch } from './support/images.js';
 import { graphToOnnx } from './support/onnx-builder.js';
 import { RawKernels, randomFloats, relativeL2, unverifiedKernels } from './support/raw-kernels.js';
-import { convOutputSize, referenceConv, type ConvCase } from './support/reference.js';
+import { convOutputSize, referenceConv, referenceDense, type ConvCase } from './support/reference.js';
 
 // Every build, including relaxed-simd, which Node 20 rejects for its int8 dot (not used by this path).
 const int8Model = async (graph: Graph, variant: KernelVariant) =>
@@ -93,6 +93,32 @@ describe('conv2dInt8', () => {
   });
 });
 
+describe('denseInt8', () => {
+  it('is bit-identical in every build and equals the f32 dense over the dequantised weights', async () => {
+    for (const [inFeatures, outFeatures, seed] of [[37, 11, 1], [1024, 10, 2], [3, 5, 3]]) {
+      const x = randomFloats(inFeatures, 90 + seed), bias = randomFloats(outFeatures, 91 + seed);
+      const { values, scales } = quantizePerChannel({ dims: [outFeatures, inFeatures], data: randomFloats(inFeatures * outFeatures, 92 + seed) });
+      const expected = referenceDense(x, dequantizePerChannel(values, scales), bias, outFeatures, true);
+      const outputs: Float32Array[] = [];
+      for (const variant of KERNEL_VARIANTS) {
+        const kernels = await RawKernels.load(variant);
+        const k = kernels.exports;
+        const weightsAt = kernels.alloc(Math.ceil(values.length / 4));
+        new Int8Array(k.memory.buffer).set(values, weightsAt);
+        const xAt = kernels.alloc(inFeatures, x), scalesAt = kernels.alloc(outFeatures, scales), biasAt = kernels.alloc(outFeatures, bias);
+        const outputAt = kernels.alloc(outFeatures);
+        k.denseInt8(xAt, inFeatures, weightsAt, scalesAt, biasAt, outFeatures, 1, outputAt);
+        outputs.push(kernels.read(outputAt, outFeatures));
+      }
+      for (const [i, output] of outputs.entries()) {
+        expect(sameBits(output, outputs[0]), `${KERNEL_VARIANTS[i]} vs ${KERNEL_VARIANTS[0]}, ${inFeatures} in`).toBe(true);
+      }
+      expect(outputs[0].some((v) => v > 0) && outputs[0].includes(0)).toBe(true); // ReLU cut some, not all
+      expect(relativeL2(outputs[0], expected)).toBeLessThan(1e-6);
+    }
+  });
+});
+
 /** The graph without a final Softmax, so that logits, not probabilities, are compared. */
 function logitsOf(graph: Graph): Graph {
   const last = graph.nodes[graph.nodes.length - 1];
@@ -100,11 +126,11 @@ function logitsOf(graph: Graph): Graph {
   return { ...graph, nodes: graph.nodes.slice(0, -1), outputs: [last.inputs[0]] };
 }
 
-/** The same graph with every convolution weight rounded to int8 per output channel, as the int8 path does. */
+/** The same graph with every Conv and Dense weight rounded to int8 per output channel, as the int8 path does. */
 function withInt8Weights(graph: Graph): Graph {
   const weights = new Map(graph.weights);
   for (const node of graph.nodes) {
-    if (node.op !== 'Conv') continue;
+    if (node.op !== 'Conv' && node.op !== 'Dense') continue;
     const weight = graph.weights.get(node.weight)!;
     const { values, scales } = quantizePerChannel(weight);
     weights.set(node.weight, { dims: weight.dims, data: dequantizePerChannel(values, scales) });

@@ -208,12 +208,42 @@ describe('model files of a small graph', () => {
     expect((await loadModelWithMetadata(readFixture(GOOGLENET_FIXTURES.seed))).metadata).toBeUndefined();
   });
 
+  it('loadModel has its own copy of the weights it decoded in place: overwriting the file afterwards changes nothing', async () => {
+    const bytes = encodeModelFile(tinyGraph(), { weights: 'int8' });
+    const input = randomFloats(192, 8).map(Math.abs);
+    const model = await loadModel(bytes, { variant: 'scalar' });
+    const before = model.run(input, [1, 3, 8, 8]).data;
+    bytes.fill(0x5a);
+    expect(model.run(input, [1, 3, 8, 8]).data).toEqual(before);
+    expect(new Set(before).size).toBeGreaterThan(1);
+  });
+
   it('decodes from a Node Buffer holding the file inside a larger allocation, as fs.readFileSync gives it', () => {
     const bytes = encodeModelFile(tinyGraph(), { weights: 'int8' });
     const pool = Buffer.alloc(bytes.length + 100, 0x55); // readFileSync's small Buffers share a pool like this
     pool.set(bytes, 37);
     const fromBuffer = decodeModelFile(pool.subarray(37, 37 + bytes.length));
     expect([...fromBuffer.graph.weights]).toEqual([...decodeModelFile(bytes).graph.weights]);
+  });
+
+  it('with viewWeights, reads int8 values and aligned float32 tensors in place, and copies unaligned ones', () => {
+    for (const weights of ['int8', 'f32'] as const) {
+      const bytes = encodeModelFile(tinyGraph(), { weights });
+      const copied = decodeModelFile(bytes).graph.weights;
+      for (const shift of [0, 1]) {
+        const file = new Uint8Array(bytes.length + shift);
+        file.set(bytes, shift);
+        const viewed = decodeModelFile(file.subarray(shift), { viewWeights: true }).graph.weights;
+        expect([...viewed.keys()]).toEqual([...copied.keys()]);
+        for (const [name, weight] of viewed) {
+          const { data, int8 } = copied.get(name)!;
+          expect(weight.int8 ? [weight.int8.values, weight.int8.scales] : [weight.data]).toEqual(int8 ? [int8.values, int8.scales] : [data]);
+          const elements = weight.int8?.values ?? weight.data;
+          // int8 values are always views; float32 ones only where the file's placement keeps them aligned.
+          expect(elements.buffer === file.buffer, `${weights} ${name}, shifted ${shift}`).toBe(Boolean(weight.int8) || shift === 0);
+        }
+      }
+    }
   });
 
   it('default preprocessing comes from the input shape', () => {

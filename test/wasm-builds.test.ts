@@ -4,7 +4,8 @@
  */
 
 import initWabt from 'wabt';
-import { describe, expect, it } from 'vitest';
+import { basename } from 'node:path';
+import { describe, expect, it, vi } from 'vitest';
 import { KERNEL_VARIANTS, loadKernels, type KernelVariant } from '../src/runtime/kernels.js';
 import { readBuild } from './support/raw-kernels.js';
 
@@ -89,6 +90,20 @@ describe('kernel selection', () => {
   it('picks relaxed-simd only where its self-test passes, otherwise simd', async () => {
     const kernels = await loadKernels();
     expect(kernels.variant).toBe((await relaxedDotIsCorrect()) ? 'relaxed-simd' : 'simd');
+  });
+
+  it('reads and compiles builds only until one passes: the ones after it are never touched', async () => {
+    vi.resetModules(); // a fresh kernels.ts, whose cache of compiled builds is empty
+    await import('./support/node-host.js');
+    const { configureHost, host } = await import('../src/runtime/host.js');
+    const fresh = await import('../src/runtime/kernels.js');
+    const read: string[] = [];
+    const { readLocalFile } = host();
+    configureHost({ ...host(), readLocalFile: (file, maxBytes) => (read.push(basename(String(file))), readLocalFile!(file, maxBytes)) });
+    const { variant } = await fresh.loadKernels();
+    const tried = KERNEL_VARIANTS.slice(0, KERNEL_VARIANTS.indexOf(variant) + 1);
+    expect(read).toEqual(tried.map((name) => `googlenet.${name}.wasm`));
+    expect(read).not.toContain('googlenet.scalar.wasm');
   });
 
   it('forcing a build that fails its self-test is a clear error; forcing simd or scalar works', async () => {

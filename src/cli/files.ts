@@ -1,10 +1,14 @@
 import { readFile, writeFile } from 'node:fs/promises';
 import { GoogLeNetError } from '../errors.js';
 
-/** A file the user named; a missing or unreadable one is a one-line error. */
+/**
+ * A file the user named; a missing or unreadable one is a one-line error. A plain Uint8Array over the Buffer's
+ * memory, not a copy: model files are megabytes, and every copy shows in the command's peak memory.
+ */
 export async function readUserFile(path: string): Promise<Uint8Array> {
   try {
-    return new Uint8Array(await readFile(path));
+    const buffer = await readFile(path);
+    return new Uint8Array(buffer.buffer, buffer.byteOffset, buffer.byteLength);
   } catch (error) {
     throw new GoogLeNetError(`cannot read ${path}: ${describeError(error, 'no such file')}`);
   }

@@ -1,6 +1,7 @@
 /** The flags every command that loads a model takes: --variant, --precision and --threads. */
 
-import { KERNEL_VARIANTS, MAX_THREADS, PRECISIONS, type KernelVariant, type LoadOptions } from '../hosts/node.js';
+import { KERNEL_VARIANTS, MAX_THREADS, type KernelVariant } from '../runtime/kernels.js';
+import { PRECISIONS, type LoadOptions } from '../runtime/load.js';
 import { parseInteger, UsageError } from './errors.js';
 
 export const LOAD_OPTIONS = {

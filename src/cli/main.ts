@@ -1,11 +1,13 @@
 #!/usr/bin/env node
 /** The `googlenet` command line. User errors print one line on stderr and exit 1; --verbose adds the stack. */
 
+// Only what every command needs loads up front; classify, convert and serve import their modules (image
+// decoders, the ONNX importer, the HTTP handler) when they run, so that `infer` starts fast and small.
+import '../hosts/node-host.js';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
-import { GoogLeNetError, loadModel, loadModelWithMetadata, KERNEL_VARIANTS, MAX_THREADS, PRECISIONS, type LoadOptions } from '../hosts/node.js';
-import { CLASSIFY_HELP, CLASSIFY_OPTIONS, classifyFiles, formatClassifications } from './classify.js';
-import { CONVERT_HELP, CONVERT_OPTIONS, convert } from './convert.js';
-import { SERVE_HELP, SERVE_OPTIONS, serve } from './serve.js';
+import { GoogLeNetError } from '../errors.js';
+import { KERNEL_VARIANTS, MAX_THREADS } from '../runtime/kernels.js';
+import { loadModel, loadModelWithMetadata, PRECISIONS, type LoadOptions } from '../runtime/load.js';
 import { parseInteger, UsageError } from './errors.js';
 import { kernelVariant, LOAD_OPTIONS, loadOptions } from './load-options.js';
 import { readUserFile, writeUserFile } from './files.js';
@@ -64,9 +66,9 @@ first shows what the file carries: format version, weight precision, labels, pre
 --profile times N inferences (default 10, after a warm-up) on a seeded random input and lists the layers
 slowest first: median ms, GMAC/s and share of the total, for the kernel build and precision chosen. The
 1×1 convolutions that read the same tensor run as one GEMM; each is given the group's time by its MACs.`,
-  classify: CLASSIFY_HELP,
-  convert: CONVERT_HELP,
-  serve: SERVE_HELP,
+  classify: async () => (await import('./classify.js')).CLASSIFY_HELP,
+  convert: async () => (await import('./convert.js')).CONVERT_HELP,
+  serve: async () => (await import('./serve.js')).SERVE_HELP,
 };
 
 type Command = keyof typeof COMMAND_HELP;
@@ -85,7 +87,8 @@ async function main(argv: string[]): Promise<void> {
   if (command.startsWith('-')) throw new UsageError(`the command comes first: googlenet <command> ${command} …`);
   if (!Object.hasOwn(COMMAND_HELP, command)) throw new UsageError(`unknown command "${command}"`);
   if (args.includes('--help') || args.includes('-h')) {
-    console.log(COMMAND_HELP[command as Command]);
+    const help = COMMAND_HELP[command as Command];
+    console.log(typeof help === 'string' ? help : await help());
     return;
   }
   switch (command as Command) {
@@ -104,6 +107,7 @@ async function main(argv: string[]): Promise<void> {
       return;
     }
     case 'classify': {
+      const { CLASSIFY_OPTIONS, classifyFiles, formatClassifications } = await import('./classify.js');
       const { values, positionals } = parseCommand(args, CLASSIFY_OPTIONS);
       const results = await classifyFiles(positionals, values.model, values.top, loadOptions(values));
       const output = values.json ? JSON.stringify(results, null, 2) : formatClassifications(results);
@@ -113,12 +117,14 @@ async function main(argv: string[]): Promise<void> {
       return;
     }
     case 'convert': {
+      const { CONVERT_OPTIONS, convert } = await import('./convert.js');
       const { values, positionals } = parseCommand(args, CONVERT_OPTIONS);
       if (positionals.length !== 1) throw new UsageError('convert takes exactly one ONNX file');
       console.log(await convert(positionals[0], values, kernelVariant(values.variant)));
       return;
     }
     case 'serve': {
+      const { SERVE_OPTIONS, serve } = await import('./serve.js');
       const { values, positionals } = parseCommand(args, SERVE_OPTIONS);
       if (positionals.length) throw new UsageError(`unexpected argument "${positionals[0]}"`);
       await serve(values, loadOptions(values));

@@ -103,7 +103,15 @@ export function encodeModelFile(graph: Graph, options: EncodeOptions): Uint8Arra
   return writeSafetensors(storeWeights(graph, weights, options.onProgress), metadata);
 }
 
-export function decodeModelFile(bytes: Uint8Array): ModelFile {
+export interface DecodeOptions {
+  /**
+   * Weights that can be, views into `bytes` instead of copies (int8 values, and float32 tensors aligned in
+   * memory): for a caller that copies them elsewhere before `bytes` can change, as loadModel() does.
+   */
+  viewWeights?: boolean;
+}
+
+export function decodeModelFile(bytes: Uint8Array, options: DecodeOptions = {}): ModelFile {
   const { metadata, tensors } = parseSafetensors(bytes);
   if (!metadata) raiseModelFileError(`__metadata__ is missing: this safetensors file is not a ${FORMAT_NAME} model`);
   const fields = new JsonField(metadata, '__metadata__', raiseModelFileError);
@@ -117,7 +125,7 @@ export function decodeModelFile(bytes: Uint8Array): ModelFile {
   fields.object(METADATA_FIELDS);
   const weights = fields.get('weights').oneOf(WEIGHT_PRECISIONS);
   const graph = readGraphJson(fields.get('graph').parsed());
-  loadWeights(graph, tensors, weights);
+  loadWeights(graph, tensors, weights, options.viewWeights ?? false);
   const shapes = checkedShapes(graph);
   const labels = fields.optional('labels');
   const ranges = fields.optional('activation_ranges');
@@ -177,7 +185,8 @@ function storeWeights(
 }
 
 /** Decodes the tensor of every weight the graph reads into graph.weights; a tensor nothing reads is an error. */
-function loadWeights(graph: Graph, tensors: Map<string, StoredTensor>, precision: WeightPrecision): void {
+function loadWeights(graph: Graph, tensors: Map<string, StoredTensor>, precision: WeightPrecision, views: boolean): void {
+  const elements = <T>(tensor: StoredTensor, Type: TypedArrayType<T>) => (views ? typedView(tensor, Type) : typedCopy(tensor, Type));
   const layers = layerWeights(graph);
   const scaleTensors = new Map<string, string>(); // scale tensor → its weight
   for (const [name, reader] of referencedWeights(graph)) {
@@ -192,10 +201,10 @@ function loadWeights(graph: Graph, tensors: Map<string, StoredTensor>, precision
     }
     if (expected === 'I8') {
       const scaleName = name + SCALE_SUFFIX;
-      graph.weights.set(name, int8Weight(tensor.shape, quantizedValues(name, tensor, scaleName, tensors.get(scaleName))));
+      graph.weights.set(name, int8Weight(tensor.shape, quantizedValues(name, tensor, scaleName, tensors.get(scaleName), elements)));
       scaleTensors.set(scaleName, name);
     } else {
-      const data = expected === 'F16' ? f16ToF32Array(typedCopy(tensor, Uint16Array)) : typedCopy(tensor, Float32Array);
+      const data = expected === 'F16' ? f16ToF32Array(elements(tensor, Uint16Array)) : elements(tensor, Float32Array);
       checkFinite(name, data);
       graph.weights.set(name, { dims: tensor.shape, data });
     }
@@ -211,7 +220,10 @@ function loadWeights(graph: Graph, tensors: Map<string, StoredTensor>, precision
   }
 }
 
-function quantizedValues(name: string, tensor: StoredTensor, scaleName: string, scaleTensor?: StoredTensor): QuantizedWeight {
+function quantizedValues(
+  name: string, tensor: StoredTensor, scaleName: string, scaleTensor: StoredTensor | undefined,
+  elements: <T>(tensor: StoredTensor, Type: TypedArrayType<T>) => T,
+): QuantizedWeight {
   const fail = (message: string) => raiseModelFileError(`tensor "${name}": ${message}`);
   if (tensor.shape.length === 0) fail('an int8 weight needs an output-channel axis, its shape is []');
   if (!scaleTensor) return fail(`its scales, tensor "${scaleName}", are missing`);
@@ -221,10 +233,10 @@ function quantizedValues(name: string, tensor: StoredTensor, scaleName: string, 
       `tensor "${scaleName}": the scales of "${name}" must be F32 [${channels}], got ${scaleTensor.dtype} ${formatDims(scaleTensor.shape)}`,
     );
   }
-  const scales = typedCopy(scaleTensor, Float32Array);
+  const scales = elements(scaleTensor, Float32Array);
   const bad = scales.findIndex((scale) => !(scale > 0 && scale < Infinity));
   if (bad >= 0) raiseModelFileError(`tensor "${scaleName}": scale ${bad} is ${scales[bad]}; scales must be finite and positive`);
-  const values = typedCopy(tensor, Int8Array);
+  const values = elements(tensor, Int8Array);
   const outOfRange = values.indexOf(-INT8_LIMIT - 1);
   if (outOfRange >= 0) fail(`value ${outOfRange} is ${-INT8_LIMIT - 1}; int8 weights are symmetric, within ±${INT8_LIMIT}`);
   return { values, scales };
@@ -279,9 +291,21 @@ function readActivationRanges(field: JsonField, shapes: Map<string, number[]>): 
   }));
 }
 
+interface TypedArrayType<T> {
+  new (buffer: ArrayBuffer, byteOffset?: number, length?: number): T;
+  readonly BYTES_PER_ELEMENT: number;
+}
+
 /** A fresh, aligned copy of the tensor's little-endian bytes (hosts that run wasm are little-endian too). */
-function typedCopy<T>(tensor: StoredTensor, Type: { new (buffer: ArrayBuffer): T }): T {
+function typedCopy<T>(tensor: StoredTensor, Type: TypedArrayType<T>): T {
   return new Type(new Uint8Array(tensor.bytes).buffer); // not bytes.slice(): a Node Buffer's slice() is a view
+}
+
+/** The tensor's elements in place where they are aligned for `Type`, else a copy. */
+function typedView<T>(tensor: StoredTensor, Type: TypedArrayType<T>): T {
+  const { buffer, byteOffset, byteLength } = tensor.bytes;
+  if (byteOffset % Type.BYTES_PER_ELEMENT !== 0 || !(buffer instanceof ArrayBuffer)) return typedCopy(tensor, Type);
+  return new Type(buffer, byteOffset, byteLength / Type.BYTES_PER_ELEMENT);
 }
 
 function bytesOf(values: Float32Array | Uint16Array | Int8Array): Uint8Array {

@@ -38,8 +38,8 @@ export function int8Weight(dims: number[], int8: QuantizedWeight): Weight {
   };
 }
 
-export function dequantizePerChannel(values: Int8Array, scales: Float32Array): Float32Array {
-  const data = new Float32Array(values.length);
+/** q · scale[m] for every value, into `data` (a new array unless given one of at least as many elements). */
+export function dequantizePerChannel(values: Int8Array, scales: Float32Array, data = new Float32Array(values.length)): Float32Array {
   const rowLength = values.length / scales.length;
   for (let channel = 0; channel < scales.length; channel++) {
     const start = channel * rowLength, end = start + rowLength;

@@ -1,20 +1,8 @@
 /**
  * The package on Node and Bun: the universal core, with package files and model paths read from disk, and
- * threads.
+ * threads (node-host.ts).
  */
 
-import { createReadStream } from 'node:fs';
-import { configureHost } from '../runtime/host.js';
-import { overModelLimit, readCapped } from '../runtime/read-capped.js';
-import { startWorkerThread } from './worker-threads.js';
-
-configureHost({
-  readLocalFile: (file, maxBytes) => {
-    const stream = createReadStream(file);
-    const chunks = stream[Symbol.asyncIterator]();
-    return readCapped(async () => (await chunks.next()).value, maxBytes, overModelLimit(maxBytes), () => void stream.destroy());
-  },
-  startThread: () => startWorkerThread(),
-});
+import './node-host.js';
 
 export * from '../index.js';

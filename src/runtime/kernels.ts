@@ -95,6 +95,7 @@ export interface KernelExports {
   ): void;
   globalAveragePool(input: Ptr, C: number, HW: number, output: Ptr): void;
   dense(x: Ptr, inFeatures: number, weights: Ptr, bias: Ptr, outFeatures: number, relu: number, y: Ptr): void;
+  denseInt8(x: Ptr, inFeatures: number, weights: Ptr, scales: Ptr, bias: Ptr, outFeatures: number, relu: number, y: Ptr): void;
   lrn(input: Ptr, C: number, HW: number, size: number, alpha: number, beta: number, bias: number, output: Ptr): void;
   softmax(x: Ptr, n: number, y: Ptr): void;
   relu(x: Ptr, n: number, y: Ptr): void;
@@ -191,23 +192,28 @@ function compiledAhead({ wasmModule }: KernelOptions): WebAssembly.Module[] | un
   return Array.isArray(wasmModule) ? wasmModule : [wasmModule];
 }
 
-/** The builds to try (each instantiated once), keyed by what they are; all that validate here. */
-async function candidateInstances(options: KernelOptions, wanted: readonly KernelVariant[], threaded: boolean): Promise<Map<KernelVariant, Candidate>> {
-  const candidates = new Map<KernelVariant, Candidate>();
+/**
+ * The builds to try, best first, each compiled and instantiated only when the one before it was turned down:
+ * loading stops at the first build that passes its self-test, so a host that runs relaxed SIMD never compiles
+ * the others. A build that is unavailable comes with the reason instead. Modules compiled ahead (which say
+ * which build they are) are all instantiated up front, to learn which is which.
+ */
+async function* candidates(options: KernelOptions, wanted: readonly KernelVariant[], threaded: boolean): AsyncGenerator<[KernelVariant, Candidate | string]> {
   const modules = compiledAhead(options);
   if (modules) {
+    const given = new Map<KernelVariant, Candidate>();
     for (const module of modules) {
       const candidate = await instantiate(module, false);
       const variant = VARIANT_IDS[candidate.exports.kernelVariant()];
-      if (variant) candidates.set(variant, candidate);
+      if (variant && !given.has(variant)) given.set(variant, candidate);
     }
-    return candidates;
+    for (const variant of wanted) yield [variant, given.get(variant) ?? 'no module given for it'];
+    return;
   }
   for (const variant of wanted) {
     const module = await compileVariant(variant, threaded);
-    if (module) candidates.set(variant, await instantiate(module, threaded));
+    yield [variant, module ? await instantiate(module, threaded) : 'this host does not validate it (WebAssembly.validate)'];
   }
-  return candidates;
 }
 
 /** options.threads, checked against what this host and these options allow. */
@@ -230,12 +236,10 @@ export async function loadKernels(options: KernelOptions = {}): Promise<Kernels>
   }
   const threads = threadsOf(options);
   const wanted = options.variant ? [options.variant] : KERNEL_VARIANTS.filter((variant) => threads === 1 || variant !== 'scalar');
-  const candidates = await candidateInstances(options, wanted, threads > 1);
   const rejected: string[] = [];
-  for (const variant of wanted) {
-    const candidate = candidates.get(variant);
-    if (!candidate) {
-      rejected.push(`${variant}: ${compiledAhead(options) ? 'no module given for it' : 'this host does not validate it (WebAssembly.validate)'}`);
+  for await (const [variant, candidate] of candidates(options, wanted, threads > 1)) {
+    if (typeof candidate === 'string') {
+      rejected.push(`${variant}: ${candidate}`);
       continue;
     }
     const kernels = describeKernels(variant, candidate.exports);

@@ -2,10 +2,10 @@ import { GoogLeNetError, ModelFormatError } from '../errors.js';
 import { decodeModelFile, isModelFile, type ModelFileMetadata } from '../format/model-file.js';
 import type { Graph } from '../graph/ir.js';
 import { readDefaultModel } from './default-model.js';
-import { loadKernels, type KernelOptions } from './kernels.js';
+import { loadKernels, type KernelOptions, type Kernels } from './kernels.js';
 import { checkModelBytes, checkModelGraph, resolveModelLimits, type ModelLimits } from './limits.js';
 import { readPath, readUrl } from './package-files.js';
-import { Model, type Precision } from './model.js';
+import { Model, type ExecutionOptions, type Precision } from './model.js';
 
 /**
  * ONNX or model-file bytes (told apart by their first bytes), a URL to fetch them from (file: URLs are read
@@ -16,8 +16,9 @@ export const PRECISIONS = ['auto', 'f32', 'int8'] as const;
 
 export interface LoadOptions extends KernelOptions {
   /**
-   * 'int8' runs the convolutions on int8 weights and 8-bit activations; 'f32' runs everything in f32; 'auto'
-   * (the default) follows the model: int8 for a model file with int8 weights, f32 otherwise.
+   * 'int8' runs the convolutions on int8 weights and 8-bit activations, and dense layers on int8 weights over
+   * float32 activations; 'f32' runs everything in f32; 'auto' (the default) follows the model: int8 for a
+   * model file with int8 weights, f32 otherwise.
    */
   precision?: (typeof PRECISIONS)[number];
   /** How large a model to accept (see ModelLimits for the defaults); checked before allocating for it. */
@@ -46,12 +47,45 @@ export async function loadModelWithMetadata(source?: ModelSource, options: LoadO
     throw new GoogLeNetError(`unknown precision "${precision}" (expected one of ${PRECISIONS.join(', ')})`);
   }
   const limits = resolveModelLimits(options.limits);
-  const { graph, metadata } = await toGraph(await readSource(source, limits.maxModelBytes), limits);
+  const resolved = await readSource(source, limits.maxModelBytes);
+  const bytes = resolved instanceof ArrayBuffer ? new Uint8Array(resolved) : resolved;
+  if (bytes instanceof Uint8Array) checkModelBytes(bytes.byteLength, limits);
+  if (bytes instanceof Uint8Array && isModelFile(bytes)) {
+    // The kernels load first, so that no other code runs between decoding and the Model copying the weights
+    // into its memory: the decoded weights are views into the file's bytes, not copies of its megabytes.
+    return withKernels(await loadKernels(options), (kernels) => {
+      const { graph, ...metadata } = decodeModelFile(bytes, { viewWeights: true });
+      checkModelGraph(graph, limits);
+      return { model: new Model(graph, kernels, execution(precision, metadata), metadata), metadata };
+    });
+  }
+  const graph = bytes instanceof Uint8Array ? await importOnnxFile(bytes) : graphSource(bytes);
   checkModelGraph(graph, limits);
-  const kernels = await loadKernels(options);
+  return withKernels(await loadKernels(options), (kernels) => ({ model: new Model(graph, kernels, execution(precision)) }));
+}
+
+/** Runs `build`; should it throw, stops the kernels' extra threads first, which would otherwise keep the process alive. */
+function withKernels<T>(kernels: Kernels, build: (kernels: Kernels) => T): T {
+  try {
+    return build(kernels);
+  } catch (error) {
+    kernels.parallel.close();
+    throw error;
+  }
+}
+
+function execution(precision: LoadOptions['precision'] & string, metadata?: ModelFileMetadata): ExecutionOptions {
   const resolved: Precision = precision === 'auto' ? (metadata?.weights === 'int8' ? 'int8' : 'f32') : precision;
-  const execution = { precision: resolved, activationRanges: metadata?.activationRanges };
-  return { model: new Model(graph, kernels, execution, metadata), metadata };
+  return { precision: resolved, activationRanges: metadata?.activationRanges };
+}
+
+/**
+ * The ONNX importer (and protobufjs, half the package's JavaScript) loads only when an ONNX file comes: model
+ * files, the Workers' and web app's format, start without it.
+ */
+async function importOnnxFile(bytes: Uint8Array): Promise<Graph> {
+  const { importOnnx } = await import('../onnx/import.js');
+  return importOnnx(bytes);
 }
 
 /** What a URL or path source stands for: its bytes. */
@@ -65,19 +99,7 @@ async function readSource(source: ModelSource | undefined, maxBytes: number): Pr
   return source;
 }
 
-async function toGraph(source: ResolvedSource, limits: Required<ModelLimits>): Promise<{ graph: Graph; metadata?: ModelFileMetadata }> {
-  const bytes = source instanceof ArrayBuffer ? new Uint8Array(source) : source;
-  if (bytes instanceof Uint8Array) {
-    checkModelBytes(bytes.byteLength, limits);
-    if (!isModelFile(bytes)) {
-      // The ONNX importer (and protobufjs, half the package's JavaScript) loads only when an ONNX file comes:
-      // model files, the Workers' and web app's format, start without it.
-      const { importOnnx } = await import('../onnx/import.js');
-      return { graph: importOnnx(bytes) };
-    }
-    const { graph, ...metadata } = decodeModelFile(bytes);
-    return { graph, metadata };
-  }
-  if (bytes && typeof bytes === 'object' && Array.isArray(bytes.nodes)) return { graph: bytes };
+function graphSource(source: unknown): Graph {
+  if (source && typeof source === 'object' && Array.isArray((source as Graph).nodes)) return source as Graph;
   throw new ModelFormatError('model source must be model bytes (Uint8Array or ArrayBuffer), a URL, a path or a graph');
 }

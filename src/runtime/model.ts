@@ -15,7 +15,7 @@
 
 import { InputError, ModelFormatError, GoogLeNetError } from '../errors.js';
 import type { ModelFileMetadata } from '../format/model-file.js';
-import { quantizePerChannel } from '../format/quantize.js';
+import { dequantizePerChannel, quantizePerChannel } from '../format/quantize.js';
 import { seededRandom } from '../graph/googlenet.js';
 import type { ConvNode, Graph, Node, QuantizedWeight, Weight } from '../graph/ir.js';
 import { planMemory, alignUp, type MemoryPlan } from '../graph/plan.js';
@@ -263,7 +263,7 @@ export class Model {
 /**
  * Where each weight tensor goes: convolution weights packed into GEMM panels (f32, or int8 with per-row scales
  * and sums; Winograd convolutions' as 16 transformed matrices of such panels), each layer with a bias padded to
- * whole panels; dense weights as they are.
+ * whole panels; dense weights as they are (int8 ones with their scales, at int8 precision).
  */
 class WeightLayout {
   readonly bytes: number;
@@ -294,22 +294,28 @@ class WeightLayout {
       const bias = new Float32Array(rows);
       if (node.bias) bias.set(weightOf(node.bias).data);
       reserve(biasKey(node), rows * 4, (at) => this.heap().set(bias, at / 4));
+      if (node.op === 'Dense' && precision === 'int8') {
+        reserve(scalesKey(node), rows * 4, (at) => this.heap().set(this.int8Of(weight).scales, at / 4));
+        reserve(node.weight, elementCount(weight.dims), (at) => new Int8Array(exports.memory.buffer).set(this.int8Of(weight).values, at));
+        continue;
+      }
       if (node.op === 'Dense') {
-        reserve(node.weight, weight.data.length * 4, (at) => this.heap().set(weight.data, at / 4));
+        reserve(node.weight, elementCount(weight.dims) * 4, (at) => this.writeFloats(weight, at));
         continue;
       }
       const count = elementCount(weight.dims), depth = count / outChannels;
-      largestRawBytes = Math.max(largestRawBytes, count * 4);
+      // Staged as float32 for the f32 packers, as int8 values for packInt8Weights.
+      largestRawBytes = Math.max(largestRawBytes, count * (precision === 'f32' ? 4 : 1));
       if (isWinogradConv(node, precision)) {
         reserve(node.weight, exports.winogradWeightBytes(outChannels, weight.dims[1]), (at) => {
-          this.heap().set(weight.data, this.staging / 4);
+          this.writeFloats(weight, this.staging);
           exports.winogradTransformWeights(this.staging, outChannels, weight.dims[1], at);
         });
         continue;
       }
       if (precision === 'f32') {
         reserve(node.weight, rows * depth * 4, (at) => {
-          this.heap().set(weight.data, this.staging / 4);
+          this.writeFloats(weight, this.staging);
           exports.packGemmWeights(this.staging, at, outChannels, depth);
         });
         continue;
@@ -346,6 +352,13 @@ class WeightLayout {
     this.staging = staging;
     for (const upload of this.uploads) upload();
     this.uploads.length = 0;
+  }
+
+  /** The weight's float32 values at byte `at`; int8 ones dequantised straight there, without a copy in between. */
+  private writeFloats(weight: Weight, at: number): void {
+    const floats = new Float32Array(this.kernels.exports.memory.buffer, at, elementCount(weight.dims));
+    if (weight.int8) dequantizePerChannel(weight.int8.values, weight.int8.scales, floats);
+    else floats.set(weight.data);
   }
 
   private heap(): Float32Array {
@@ -574,6 +587,10 @@ function compileStep(node: Node, context: StepContext): Step {
     case 'Dense': {
       const inFeatures = elementCount(shapes.get(node.inputs[0])!), outFeatures = outDims[outDims.length - 1];
       const weights = weightAt(node.weight), bias = weightAt(biasKey(node)), relu = +node.relu;
+      if (context.precision === 'int8') {
+        const scales = weightAt(scalesKey(node));
+        return () => k.denseInt8(input, inFeatures, weights, scales, bias, outFeatures, relu, output);
+      }
       return () => k.dense(input, inFeatures, weights, bias, outFeatures, relu, output);
     }
     case 'Softmax': {

@@ -5,6 +5,6 @@
  */
 import { startWorkerThread } from '../../src/hosts/worker-threads.js';
 import { configureHost, host } from '../../src/runtime/host.js';
-import '../../src/hosts/node.js';
+import '../../src/hosts/node-host.js';
 
 configureHost({ ...host(), startThread: () => startWorkerThread(new URL('../../dist/hosts/thread-worker.js', import.meta.url)) });
