@@ -119,7 +119,7 @@ describe('the runtime path uses web-standard APIs only', () => {
   });
 
   it('catches Node-only code: the Node entry and the CLI are flagged', () => {
-    expect(scanImportGraph('src/hosts/node.ts').violations).toContainEqual({ file: 'src/hosts/node.ts', what: 'imports node:fs' });
+    expect(scanImportGraph('src/hosts/node.ts').violations).toContainEqual({ file: 'src/hosts/node-host.ts', what: 'imports node:fs' });
     const cli = scanImportGraph('src/cli/main.ts').violations;
     expect(cli).toContainEqual({ file: 'src/cli/files.ts', what: 'imports node:fs/promises' });
     expect(cli.some(({ file, what }) => file === 'src/cli/main.ts' && what.startsWith('uses process'))).toBe(true);

@@ -1,0 +1,73 @@
+// Peak memory of one 224² inference, each in a fresh Node process: `googlenet infer` on the int8 model file (on
+// one thread and on two) and on the ONNX file (f32), onnxruntime-web and onnxruntime-node running the ONNX file,
+// and a bare `node -e 0` to subtract. Peak = getrusage's maxrss (bench/peak-rss.cjs). Writes
+// bench/results/memory-node.json for bench/report.js.
+// Options: --trials N (default 3), --quick (1 trial, writes nothing).
+
+import { execFileSync, spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdir, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { formatNpy } from '../dist/cli/npy.js';
+
+const { values } = parseArgs({ options: { trials: { type: 'string' }, quick: { type: 'boolean' }, peer: { type: 'string' } } });
+const root = fileURLToPath(new URL('..', import.meta.url));
+const ONNX = `${root}test/fixtures/generated/torchvision-googlenet.onnx`;
+const INT8 = `${root}test/fixtures/generated/torchvision-googlenet.int8.safetensors`; // converted once, git-ignored
+const DIMS = [1, 3, 224, 224];
+
+const median = (values) => [...values].sort((a, b) => a - b)[values.length >> 1];
+const seededInput = () => Float32Array.from({ length: 3 * 224 * 224 }, (_, i) => ((i * 7919) % 1000) / 1000);
+
+/** A peer's inference on the ONNX file, in this (fresh) process. */
+async function runPeer(peer) {
+  const ort = await import(peer);
+  if (peer === 'onnxruntime-web') ort.env.wasm.numThreads = 1;
+  const options = peer === 'onnxruntime-web' ? { executionProviders: ['wasm'] } : { intraOpNumThreads: 1 };
+  const session = await ort.InferenceSession.create(new Uint8Array(readFileSync(ONNX)), options);
+  await session.run({ [session.inputNames[0]]: new ort.Tensor('float32', seededInput(), DIMS) });
+}
+
+if (values.peer) {
+  await runPeer(values.peer);
+} else {
+  if (!existsSync(INT8)) execFileSync(process.execPath, [`${root}dist/cli/main.js`, 'convert', ONNX, '-o', INT8], { cwd: root });
+  const trials = values.quick ? 1 : Number(values.trials ?? 3);
+  if (!Number.isInteger(trials) || trials < 1) throw new Error(`--trials must be a positive integer, not ${values.trials}`);
+  const folder = mkdtempSync(join(tmpdir(), 'googlenet-memory-'));
+  const input = join(folder, 'x.npy'), output = join(folder, 'y.npy');
+  writeFileSync(input, formatNpy({ data: seededInput(), dims: DIMS }));
+  const infer = (model, ...extra) => [`${root}dist/cli/main.js`, 'infer', '--model', model, '--input', input, '--output', output, ...extra];
+  const setups = [
+    { name: 'bare node -e 0', args: ['-e', '0'] },
+    { name: 'ours: googlenet infer, int8 model file', args: infer(INT8) },
+    { name: 'ours: googlenet infer, int8 model file, 2 threads', args: infer(INT8, '--threads', '2') },
+    { name: 'ours: googlenet infer, ONNX (f32)', args: infer(ONNX) },
+    { name: 'onnxruntime-web, ONNX (f32)', args: [fileURLToPath(import.meta.url), '--peer', 'onnxruntime-web'] },
+    { name: 'onnxruntime-node (native), ONNX (f32)', args: [fileURLToPath(import.meta.url), '--peer', 'onnxruntime-node'] },
+  ];
+  const rows = [];
+  try {
+    for (const { name, args } of setups) {
+      const peaks = [];
+      for (let i = 0; i < trials; i++) {
+        const child = spawnSync(process.execPath, ['--require', `${root}bench/peak-rss.cjs`, ...args], { cwd: root, encoding: 'utf8' });
+        if (child.status !== 0) throw new Error(`${name} failed: ${child.stderr}`);
+        peaks.push(Number(/peak-rss-kib (\d+)/.exec(child.stderr)[1]) * 1024);
+      }
+      rows.push({ name, peakBytes: median(peaks) });
+      console.log(JSON.stringify(rows.at(-1)));
+    }
+  } finally {
+    rmSync(folder, { recursive: true, force: true });
+  }
+  if (!values.quick) {
+    const results = new URL('results/', import.meta.url);
+    await mkdir(results, { recursive: true });
+    const report = { runtime: 'node', version: process.versions.node, date: new Date().toISOString().slice(0, 10), trials, graph: 'torchvision-googlenet (224²)', rows };
+    await writeFile(new URL('memory-node.json', results), JSON.stringify(report, null, 1) + '\n');
+  }
+}
