@@ -7,7 +7,6 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import * as ort from 'onnxruntime-node';
 import { describe, expect, it } from 'vitest';
-import { readReleasableFile } from '../src/cli/files.js';
 import { formatNpy, parseNpy } from '../src/cli/npy.js';
 import { FIXTURE_DIR, GOOGLENET_FIXTURES } from './support/fixtures.js';
 import { randomFloats, relativeL2 } from './support/raw-kernels.js';
@@ -82,22 +81,6 @@ describe('googlenet infer', () => {
     const help = await googlenet('infer', '--help');
     expect(help.code).toBe(0);
     expect(help.stdout).toMatch(/one --input per model input/);
-  });
-});
-
-describe('model files the commands read', () => {
-  it('are read whole into memory that release() hands back; devices and missing files as any file', async () => {
-    const bytes = Uint8Array.from(randomFloats(4099, 11), (v) => (v * 1000) & 0xff);
-    const path = join(work, 'releasable.bin');
-    writeFileSync(path, bytes);
-    const file = await readReleasableFile(path);
-    expect(file.bytes).toEqual(bytes);
-    file.release();
-    expect(file.bytes.buffer.byteLength).toBe(0); // the memory went back, not just the reference
-
-    const device = await readReleasableFile('/dev/null'); // no size to allocate for: read to its end instead
-    expect(device.bytes).toEqual(new Uint8Array(0));
-    await expect(readReleasableFile(join(work, 'missing.bin'))).rejects.toThrow(/^cannot read .*missing\.bin: no such file$/);
   });
 });
 

@@ -119,7 +119,7 @@ describe('the runtime path uses web-standard APIs only', () => {
   });
 
   it('catches Node-only code: the Node entry and the CLI are flagged', () => {
-    expect(scanImportGraph('src/hosts/node.ts').violations).toContainEqual({ file: 'src/hosts/node-host.ts', what: 'imports node:fs' });
+    expect(scanImportGraph('src/hosts/node.ts').violations).toContainEqual({ file: 'src/hosts/node-host.ts', what: 'imports node:fs/promises' });
     const cli = scanImportGraph('src/cli/main.ts').violations;
     expect(cli).toContainEqual({ file: 'src/cli/files.ts', what: 'imports node:fs/promises' });
     expect(cli.some(({ file, what }) => file === 'src/cli/main.ts' && what.startsWith('uses process'))).toBe(true);
@@ -184,6 +184,33 @@ describe('loadModel sources', () => {
       const model = await loadModel(source);
       expect(model.metadata?.labels?.[7], String(source)).toBe('Sneaker');
       model.dispose();
+    }
+  });
+
+  it('gives back the memory of a file it read once the model holds its weights, and leaves bytes it was given alone', async () => {
+    const nodeHost = host();
+    const modelReads: Uint8Array[] = [];
+    configureHost({
+      ...nodeHost,
+      readLocalFile: async (file, maxBytes) => {
+        const bytes = await nodeHost.readLocalFile!(file, maxBytes);
+        if (String(file).endsWith(MODEL_PATH)) modelReads.push(bytes);
+        return bytes;
+      },
+    });
+    try {
+      const fromPath = await loadModel(join(ROOT, MODEL_PATH));
+      expect(modelReads).toHaveLength(1);
+      expect(modelReads[0].buffer.byteLength).toBe(0);
+
+      const given = await nodeHost.readLocalFile!(join(ROOT, MODEL_PATH), Infinity); // releasable, but the caller's
+      const fromBytes = await loadModel(given);
+      expect(given.buffer.byteLength).toBe(given.length);
+      const dims = fromPath.info.inputs[0].dims;
+      const input = Float32Array.from({ length: dims.reduce((a, b) => a * b) }, (_, i) => (i % 17) / 17);
+      expect(fromPath.run(input, dims).data).toEqual(fromBytes.run(input, dims).data);
+    } finally {
+      configureHost(nodeHost);
     }
   });
 

@@ -1,10 +1,10 @@
 /** `googlenet classify`: the most probable classes of image files, as a table or as JSON. */
 
 import { ImageError } from '../errors.js';
-import type { LoadOptions } from '../runtime/load.js';
+import { loadModel, type LoadOptions } from '../runtime/load.js';
 import type { Prediction } from '../runtime/classify.js';
 import { UsageError } from './errors.js';
-import { LOAD_OPTIONS, loadUserModel } from './load-options.js';
+import { LOAD_OPTIONS } from './load-options.js';
 import { readUserFile } from './files.js';
 
 export const CLASSIFY_HELP = `googlenet classify IMAGE… [--model FILE] [--top K] [--json] [--variant V] [--precision P] [--threads N]
@@ -45,7 +45,7 @@ export async function classifyFiles(
   if (!files.length) throw new UsageError('classify needs at least one image');
   const topK = top === undefined ? DEFAULT_TOP : Number(top);
   if (!Number.isInteger(topK) || topK < 1) throw new UsageError(`--top must be a positive integer, not "${top}"`);
-  const { model } = await loadUserModel(modelPath, options);
+  const model = await loadModel(modelPath, options);
   const results: ImageResult[] = [];
   for (const file of files) {
     let bytes: Uint8Array;

@@ -1,9 +1,8 @@
-/** Loading the model a command names, with the flags every such command takes: --variant, --precision and --threads. */
+/** The flags every command that loads a model takes: --variant, --precision and --threads. */
 
 import { KERNEL_VARIANTS, MAX_THREADS, type KernelVariant } from '../runtime/kernels.js';
-import { loadModelWithMetadata, PRECISIONS, type LoadedModel, type LoadOptions } from '../runtime/load.js';
+import { PRECISIONS, type LoadOptions } from '../runtime/load.js';
 import { parseInteger, UsageError } from './errors.js';
-import { readReleasableFile } from './files.js';
 
 export const LOAD_OPTIONS = {
   variant: { type: 'string' },
@@ -25,19 +24,4 @@ export function kernelVariant(variant: string | undefined): KernelVariant | unde
     throw new UsageError(`--variant must be one of ${KERNEL_VARIANTS.join(', ')}`);
   }
   return variant as KernelVariant | undefined;
-}
-
-/**
- * The model file or ONNX file at `path` (the default model without one), loaded with `options`. The file's bytes
- * are released as soon as the model holds its weights, so that they are not still resident when the first
- * inference touches the model's memory. `fileBytes`: the file's size.
- */
-export async function loadUserModel(path: string | undefined, options: LoadOptions): Promise<LoadedModel & { fileBytes?: number }> {
-  if (path === undefined) return loadModelWithMetadata(undefined, options);
-  const file = await readReleasableFile(path);
-  try {
-    return { ...(await loadModelWithMetadata(file.bytes, options)), fileBytes: file.bytes.length };
-  } finally {
-    file.release();
-  }
 }

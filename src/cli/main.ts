@@ -7,9 +7,9 @@ import '../hosts/node-host.js';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { GoogLeNetError } from '../errors.js';
 import { KERNEL_VARIANTS, MAX_THREADS } from '../runtime/kernels.js';
-import { PRECISIONS, type LoadOptions } from '../runtime/load.js';
+import { loadModel, loadModelWithMetadata, PRECISIONS, type LoadOptions } from '../runtime/load.js';
 import { parseInteger, UsageError } from './errors.js';
-import { kernelVariant, LOAD_OPTIONS, loadOptions, loadUserModel } from './load-options.js';
+import { kernelVariant, LOAD_OPTIONS, loadOptions } from './load-options.js';
 import { readUserFile, writeUserFile } from './files.js';
 import { formatNpy, parseNpy } from './npy.js';
 import { formatInspect, formatModelFileSummary, formatProfile } from './inspect.js';
@@ -135,7 +135,8 @@ async function main(argv: string[]): Promise<void> {
 async function infer(modelPath: string | undefined, inputPaths: string[], outputPaths: string[], options: LoadOptions) {
   if (!modelPath) throw new UsageError('infer needs --model FILE');
   if (!outputPaths.length) throw new UsageError('infer needs --output Y.npy');
-  const { model } = await loadUserModel(modelPath, options);
+  // By path: loadModel() releases the file's bytes once the model holds its weights, before the first inference.
+  const model = await loadModel(modelPath, options);
   const { inputs, outputs } = model.info;
   if (inputPaths.length !== inputs.length) {
     throw new UsageError(`the model has ${inputs.length} input(s) (${inputs.map((i) => i.name).join(', ')}); got ${inputPaths.length} --input`);
@@ -150,15 +151,16 @@ async function infer(modelPath: string | undefined, inputPaths: string[], output
 
 /** `profileRuns`: time that many inferences per layer (inspect --profile). */
 async function inspect(path: string, options: LoadOptions, json: boolean, profileRuns?: number): Promise<void> {
-  const { model, metadata, fileBytes } = await loadUserModel(path, options);
+  const bytes = await readUserFile(path);
+  const { model, metadata } = await loadModelWithMetadata(bytes, options);
   const profile = profileRuns === undefined ? undefined : model.profile(profileRuns);
   if (json) {
-    const modelFile = metadata ? { ...metadata, fileBytes } : undefined;
+    const modelFile = metadata ? { ...metadata, fileBytes: bytes.length } : undefined;
     console.log(JSON.stringify({ ...model.info, modelFile, profile }, null, 2));
     return;
   }
   const table = formatInspect(model.info);
-  const sections = [metadata && formatModelFileSummary(metadata, fileBytes!), table, profile && formatProfile(profile, model.info)];
+  const sections = [metadata && formatModelFileSummary(metadata, bytes.length), table, profile && formatProfile(profile, model.info)];
   console.log(sections.filter(Boolean).join('\n\n'));
 }
 

@@ -3,10 +3,10 @@
 import { createServer, type Server } from 'node:http';
 import { basename, extname } from 'node:path';
 import { GoogLeNetError } from '../errors.js';
-import type { LoadOptions } from '../runtime/load.js';
+import { loadModel, type LoadOptions } from '../runtime/load.js';
 import { createHandler, DEFAULT_MAX_BODY_BYTES } from '../serve/handler.js';
 import { parseInteger } from './errors.js';
-import { LOAD_OPTIONS, loadUserModel } from './load-options.js';
+import { LOAD_OPTIONS } from './load-options.js';
 import { nodeListener } from './node-http.js';
 
 export const SERVE_HELP = `googlenet serve [--port 8080] [--host 127.0.0.1] [--model FILE] [--max-body BYTES] [--variant V] [--precision P]
@@ -50,7 +50,7 @@ export interface ServeFlags {
 export async function serve(flags: ServeFlags, options: LoadOptions): Promise<void> {
   const port = parseInteger('--port', flags.port, 0, 65535);
   const maxBodyBytes = flags['max-body'] === undefined ? undefined : parseInteger('--max-body', flags['max-body'], 1, Number.MAX_SAFE_INTEGER);
-  const { model } = await loadUserModel(flags.model, options);
+  const model = await loadModel(flags.model, options);
   const modelName = flags.model === undefined ? undefined : basename(flags.model, extname(flags.model));
   const handler = createHandler(model, { modelName, maxBodyBytes });
 

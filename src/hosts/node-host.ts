@@ -4,16 +4,33 @@
  * modules each command needs.
  */
 
-import { createReadStream } from 'node:fs';
+import { open } from 'node:fs/promises';
 import { configureHost } from '../runtime/host.js';
-import { overModelLimit, readCapped } from '../runtime/read-capped.js';
+import { overModelLimit, readCapped, releasableBytes } from '../runtime/read-capped.js';
 import { startWorkerThread } from './worker-threads.js';
 
 configureHost({
-  readLocalFile: (file, maxBytes) => {
-    const stream = createReadStream(file);
-    const chunks = stream[Symbol.asyncIterator]();
-    return readCapped(async () => (await chunks.next()).value, maxBytes, overModelLimit(maxBytes), () => void stream.destroy());
+  readLocalFile: async (file, maxBytes) => {
+    const handle = await open(file);
+    try {
+      const stats = await handle.stat();
+      // A regular file is read straight into memory of its size; pipes and devices, which have none, stream in.
+      if (!stats.isFile()) {
+        const stream = handle.createReadStream({ autoClose: false });
+        const chunks = stream[Symbol.asyncIterator]();
+        return await readCapped(async () => (await chunks.next()).value, maxBytes, overModelLimit(maxBytes), () => void stream.destroy());
+      }
+      if (stats.size > maxBytes) throw overModelLimit(maxBytes)();
+      const bytes = releasableBytes(stats.size);
+      for (let filled = 0; filled < bytes.length;) {
+        const { bytesRead } = await handle.read(bytes, filled, bytes.length - filled, filled);
+        if (bytesRead === 0) throw new Error(`it ended at byte ${filled} of ${bytes.length} while being read`);
+        filled += bytesRead;
+      }
+      return bytes;
+    } finally {
+      await handle.close();
+    }
   },
   startThread: () => startWorkerThread(),
 });

@@ -121,7 +121,8 @@ class OnnxNode {
   }
 
   string(name: string, fallback?: string): string {
-    return this.read(name, AttributeType.STRING, fallback, (attribute) => new TextDecoder().decode(attribute.s));
+    // A copy: browsers' TextDecoder refuses a view of a resizable ArrayBuffer, which a file read from disk may be.
+    return this.read(name, AttributeType.STRING, fallback, (attribute) => new TextDecoder().decode(attribute.s?.slice()));
   }
 
   tensor(name: string): TensorProto {

@@ -4,6 +4,7 @@ import type { Graph } from '../graph/ir.js';
 import { readDefaultModel } from './default-model.js';
 import { loadKernels, type KernelOptions, type Kernels } from './kernels.js';
 import { checkModelBytes, checkModelGraph, resolveModelLimits, type ModelLimits } from './limits.js';
+import { releaseBytes } from './read-capped.js';
 import { readPath, readUrl } from './package-files.js';
 import { Model, type ExecutionOptions, type Precision } from './model.js';
 
@@ -49,6 +50,19 @@ export async function loadModelWithMetadata(source?: ModelSource, options: LoadO
   const limits = resolveModelLimits(options.limits);
   const resolved = await readSource(source, limits.maxModelBytes);
   const bytes = resolved instanceof ArrayBuffer ? new Uint8Array(resolved) : resolved;
+  // Bytes read here (from a path, a URL or the package) are nobody else's: once the model holds its weights,
+  // their memory goes back at once instead of staying resident until a garbage collection.
+  const readHere = source === undefined || source instanceof URL || typeof source === 'string';
+  try {
+    return await modelFrom(bytes, options, precision, limits);
+  } finally {
+    if (readHere) releaseBytes(bytes as Uint8Array);
+  }
+}
+
+async function modelFrom(
+  bytes: Uint8Array | Graph, options: LoadOptions, precision: LoadOptions['precision'] & string, limits: Required<ModelLimits>,
+): Promise<LoadedModel> {
   if (bytes instanceof Uint8Array) checkModelBytes(bytes.byteLength, limits);
   if (bytes instanceof Uint8Array && isModelFile(bytes)) {
     // The kernels load first, so that no other code runs between decoding and the Model copying the weights

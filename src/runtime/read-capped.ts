@@ -26,6 +26,25 @@ export async function readCapped(
   return bytes;
 }
 
+/** ES2024's resizable ArrayBuffer, which the ES2022 typings do not know. */
+type ResizableArrayBuffer = ArrayBuffer & { readonly resizable?: boolean; resize(length: number): void };
+type ResizableArrayBufferConstructor = new (length: number, options: { maxByteLength: number }) => ResizableArrayBuffer;
+
+/**
+ * `length` zeroed bytes whose memory releaseBytes() can hand back at once: a resizable ArrayBuffer (hosts without
+ * one ignore the option and give a plain ArrayBuffer). For model files read from disk, megabytes needed only while
+ * loading. Not for bytes that go to web APIs: most refuse views of a resizable buffer (Response, TextDecoder).
+ */
+export function releasableBytes(length: number): Uint8Array<ArrayBuffer> {
+  return new Uint8Array(new (ArrayBuffer as unknown as ResizableArrayBufferConstructor)(length, { maxByteLength: length }));
+}
+
+/** Gives back the memory of releasableBytes() now, rather than at some garbage collection; other bytes are left alone. */
+export function releaseBytes(bytes: Uint8Array): void {
+  const buffer = bytes.buffer as ResizableArrayBuffer;
+  if (buffer.resizable) buffer.resize(0);
+}
+
 /** The error of a model source over limits.maxModelBytes. */
 export function overModelLimit(maxBytes: number): () => Error {
   return () => new RangeError(`it is more than the limit of ${maxBytes} bytes (limits.maxModelBytes)`);
