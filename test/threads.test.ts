@@ -9,6 +9,7 @@ import { execFile } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
+import { encodeModelFile } from '../src/format/model-file.js';
 import { quantizePerChannel } from '../src/format/quantize.js';
 import { importOnnx } from '../src/onnx/import.js';
 import { configureHost, host } from '../src/runtime/host.js';
@@ -246,6 +247,27 @@ describe('models loaded with threads', () => {
     configureHost({ ...nodeHost, startThread: undefined });
     try {
       await expect(loadModel(graph, { threads: 2 })).rejects.toThrow(/needs a host that starts threads/);
+    } finally {
+      configureHost(nodeHost);
+    }
+  });
+
+  it('stops the threads it started when the model file then fails its checks', async () => {
+    const nodeHost = host();
+    const stopped: boolean[] = [];
+    configureHost({
+      ...nodeHost,
+      startThread: () => {
+        const port = nodeHost.startThread!();
+        stopped.push(false);
+        const index = stopped.length - 1;
+        return { ...port, terminate: () => ((stopped[index] = true), port.terminate()) };
+      },
+    });
+    try {
+      const file = encodeModelFile(graph, { weights: 'int8' }); // decoded after the threads start, then refused
+      await expect(loadModel(file, { threads: 3, limits: { maxArenaBytes: 1000 } })).rejects.toThrow(/limits\.maxArenaBytes/);
+      expect(stopped).toEqual([true, true]);
     } finally {
       configureHost(nodeHost);
     }
