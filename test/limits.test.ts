@@ -1,5 +1,6 @@
 /** Resource bounds: every limit is checked before the allocation it guards, with a typed error that names it. */
 
+import { fileURLToPath } from 'node:url';
 import { zlibSync } from 'fflate';
 import { encode as encodePng } from 'fast-png';
 import jpeg from 'jpeg-js';
@@ -73,6 +74,12 @@ describe('model limits', () => {
     await expect(loadModel('/dev/zero', { limits: { maxModelBytes: 1_000_000 } }))
       .rejects.toThrow('cannot read /dev/zero: it is more than the limit of 1000000 bytes (limits.maxModelBytes)');
     await expect(loadModel(new URL('file:///dev/zero'), { limits: { maxModelBytes: 1_000_000 } })).rejects.toThrow(/limits.maxModelBytes/);
+  });
+
+  it('refuses a file over maxModelBytes by its size, before reading it', async () => {
+    const path = fileURLToPath(new URL('../models/googlenet-seed-fmnist.int8.safetensors', import.meta.url));
+    await expect(loadModel(path, { limits: { maxModelBytes: 1_000_000 } }))
+      .rejects.toThrow(`cannot read ${path}: it is more than the limit of 1000000 bytes (limits.maxModelBytes)`);
   });
 
   it('refuses a tensor over maxTensorElements and an arena over maxArenaBytes', async () => {
