@@ -6,6 +6,7 @@ import { optimize } from '../src/graph/optimize.js';
 import { elementCount, inferShapes } from '../src/graph/shapes.js';
 import { importOnnx, importOnnxRaw } from '../src/onnx/import.js';
 import { DataType, encodeModel } from '../src/onnx/schema.js';
+import { loadModel } from '../src/runtime/load.js';
 import { GOOGLENET_FIXTURES, readFixture } from './support/fixtures.js';
 import {
   buildOnnxModel, float, graphToOnnx, tensorAttribute,
@@ -359,6 +360,25 @@ describe('importOnnx', () => {
     const misaligned = new Uint8Array(raw.length + 1).subarray(1);
     misaligned.set(raw);
     expectSameGraph(importOnnx(misaligned), importOnnx(raw));
+  });
+
+  it('with viewWeights, leaves raw float data in the file, copied only when read; loadModel copies it before returning', async () => {
+    const file = readFixture(GOOGLENET_FIXTURES.seed);
+    const copied = importOnnx(file);
+    const viewed = importOnnx(file, { viewWeights: true });
+    for (const [name, weight] of viewed.weights) {
+      expect(weight.float32Bytes?.buffer, name).toBe(file.buffer);
+      expect(copied.weights.get(name)?.float32Bytes).toBeUndefined();
+      expect(weight.data, name).toEqual(copied.weights.get(name)!.data);
+    }
+
+    const bytes = file.slice();
+    const model = await loadModel(bytes, { variant: 'scalar' });
+    const dims = model.info.inputs[0].dims;
+    const input = Float32Array.from({ length: elementCount(dims) }, (_, i) => Math.sin(i));
+    const before = model.run(input, dims).data;
+    bytes.fill(0x3f);
+    expect(model.run(input, dims).data).toEqual(before);
   });
 
   it('takes Constant node tensors as weights', () => {

@@ -28,6 +28,11 @@ export interface Weight {
   readonly data: Float32Array;
   /** An int8 model file's weight as stored: the int8 path packs it without going through float32. */
   readonly int8?: QuantizedWeight;
+  /**
+   * The float32 values as stored in an ONNX file: little-endian bytes at any alignment, which the runtime copies
+   * into its memory as they are (`data` is an aligned copy made when first read).
+   */
+  readonly float32Bytes?: Uint8Array;
 }
 
 interface NodeBase {

@@ -95,7 +95,8 @@ function channelsOf(node: Node, dims: number[]): number {
 function weightOf(node: Node, weights: ReadonlyMap<string, Weight>, name: string): Weight {
   const weight = weights.get(name);
   if (!weight) fail(node, `weight "${name}" is missing`);
-  const count = (weight.int8?.values ?? weight.data).length; // an int8 weight is not dequantized for this
+  // Counted as stored: an int8 weight is not dequantized for this, nor an ONNX file's raw floats copied.
+  const count = weight.int8?.values.length ?? (weight.float32Bytes ? weight.float32Bytes.length / 4 : weight.data.length);
   if (count !== elementCount(weight.dims)) fail(node, `weight "${name}" has ${count} values but shape ${formatDims(weight.dims)}`);
   return weight;
 }

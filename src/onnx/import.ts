@@ -28,17 +28,25 @@ const PAD_FOLD_RULE =
   'a Pad with non-zero pads is only supported when its output feeds just one Conv, or one AveragePool with ' +
   'ceil_mode=0 that has count_include_pad=1 or no pads of its own';
 
+export interface ImportOptions {
+  /**
+   * Float weights stored as raw bytes stay in `bytes` (Weight.float32Bytes), copied only when read: for a caller
+   * that copies them elsewhere before `bytes` can change, as loadModel() does.
+   */
+  viewWeights?: boolean;
+}
+
 /** Imports and optimises (see optimize()): the graph loaders run. */
-export function importOnnx(bytes: Uint8Array): Graph {
-  return optimize(importOnnxRaw(bytes));
+export function importOnnx(bytes: Uint8Array, options: ImportOptions = {}): Graph {
+  return optimize(importOnnxRaw(bytes, options));
 }
 
 /** The graph as imported, before optimize(): BatchNormalization and BiasAdd still separate, Relu not fused. */
-export function importOnnxRaw(bytes: Uint8Array): Graph {
+export function importOnnxRaw(bytes: Uint8Array, { viewWeights = false }: ImportOptions = {}): Graph {
   const model = decodeModel(bytes);
   const opset = defaultOpset(model);
   if (!model.graph) throw new ModelFormatError('the model has no graph');
-  return new GraphImporter(model.graph, opset).run();
+  return new GraphImporter(model.graph, opset, viewWeights).run();
 }
 
 function defaultOpset(model: ModelProto): number {
@@ -188,7 +196,7 @@ class GraphImporter {
   private readonly weights = new Map<string, Weight>();
   private readonly nodes: Node[] = [];
 
-  constructor(private readonly graph: GraphProto, private readonly opset: number) {}
+  constructor(private readonly graph: GraphProto, private readonly opset: number, private readonly viewWeights: boolean) {}
 
   run(): Graph {
     const { graph } = this;
@@ -553,7 +561,7 @@ class GraphImporter {
     const { name, tensor } = this.constantTensor(node, index);
     let constant = this.decodedFloats.get(name);
     if (!constant) {
-      constant = { name, value: decodeFloats(name, tensor, node.fail) };
+      constant = { name, value: decodeFloats(name, tensor, node.fail, this.viewWeights) };
       this.decodedFloats.set(name, constant);
     }
     return constant;
@@ -752,13 +760,27 @@ const INTEGER_STORAGE: Partial<Record<number, Storage>> = {
   [DataType.BOOL]: { bytes: 1, typed: (t) => t.int32Data, read: (view, at) => view.getUint8(at) },
 };
 
-/** A FLOAT tensor as a fresh, aligned Float32Array (raw_data may sit at any offset of the model bytes). */
-function decodeFloats(name: string, tensor: TensorProto, fail: Fail): Weight {
+/**
+ * A FLOAT tensor as a fresh, aligned Float32Array (raw_data may sit at any offset of the model bytes); with
+ * `view`, raw_data stays where it is, copied to an aligned array only if read as `data`.
+ */
+function decodeFloats(name: string, tensor: TensorProto, fail: Fail, view: boolean): Weight {
   if (tensor.dataType !== DataType.FLOAT) {
     fail(`tensor "${name}" has data type ${enumName(DataType, tensor.dataType)}; only FLOAT weights are supported`);
   }
-  const data = readValues(name, tensor, FLOAT_STORAGE, (count) => new Float32Array(count), fail);
-  return { dims: [...tensor.dims], data };
+  if (!view || !tensor.rawData?.length) {
+    return { dims: [...tensor.dims], data: readValues(name, tensor, FLOAT_STORAGE, (count) => new Float32Array(count), fail) };
+  }
+  checkStoredCount(name, tensor, FLOAT_STORAGE, fail);
+  const float32Bytes = tensor.rawData;
+  let data: Float32Array | undefined;
+  return {
+    dims: [...tensor.dims],
+    float32Bytes,
+    get data() {
+      return (data ??= new Float32Array(float32Bytes.slice().buffer)); // slice(): a fresh, aligned copy
+    },
+  };
 }
 
 /** An INT64, INT32 or BOOL tensor (shapes, flags) as numbers. */
@@ -768,9 +790,8 @@ function decodeIntegers(name: string, tensor: TensorProto, fail: Fail): number[]
   return readValues(name, tensor, storage, (count) => new Array<number>(count), fail);
 }
 
-function readValues<T extends Float32Array | number[]>(
-  name: string, tensor: TensorProto, storage: Storage, create: (count: number) => T, fail: Fail,
-): T {
+/** The tensor's element count, once its valid dims and the values it stores are checked to agree. */
+function checkStoredCount(name: string, tensor: TensorProto, storage: Storage, fail: Fail): number {
   if (tensor.dataLocation === DataLocation.EXTERNAL) {
     fail(`tensor "${name}" keeps its data in an external file, which is not supported; embed the weights in the model`);
   }
@@ -778,13 +799,20 @@ function readValues<T extends Float32Array | number[]>(
     fail(`tensor "${name}" has invalid dims ${formatDims(tensor.dims)}`);
   }
   const count = elementCount(tensor.dims);
-  const raw = tensor.rawData?.length ? tensor.rawData : undefined;
-  const typed = storage.typed(tensor);
-  // Checked before allocating, so absurd dims in a corrupt file fail cleanly.
-  const stored = raw ? raw.length / storage.bytes : typed.length;
+  const stored = tensor.rawData?.length ? tensor.rawData.length / storage.bytes : storage.typed(tensor).length;
   if (stored !== count) {
     fail(`tensor "${name}" holds ${stored} values, its shape ${formatDims(tensor.dims)} needs ${count}`);
   }
+  return count;
+}
+
+function readValues<T extends Float32Array | number[]>(
+  name: string, tensor: TensorProto, storage: Storage, create: (count: number) => T, fail: Fail,
+): T {
+  // Checked before allocating, so absurd dims in a corrupt file fail cleanly.
+  const count = checkStoredCount(name, tensor, storage, fail);
+  const raw = tensor.rawData?.length ? tensor.rawData : undefined;
+  const typed = storage.typed(tensor);
   const values = create(count);
   if (raw && values instanceof Float32Array) {
     // Little-endian floats, as wasm and every host this runs on store them: one byte copy into the aligned array.

@@ -73,7 +73,18 @@ async function modelFrom(
       return { model: new Model(graph, kernels, execution(precision, metadata), metadata), metadata };
     });
   }
-  const graph = bytes instanceof Uint8Array ? await importOnnxFile(bytes) : graphSource(bytes);
+  if (bytes instanceof Uint8Array) {
+    // The ONNX importer (and protobufjs, half the package's JavaScript) loads only when an ONNX file comes:
+    // model files, the Workers' and web app's format, start without it. As for model files, the kernels load
+    // first and the weights stay in the file's bytes until the Model copies them.
+    const [{ importOnnx }, kernels] = await Promise.all([import('../onnx/import.js'), loadKernels(options)]);
+    return withKernels(kernels, () => {
+      const graph = importOnnx(bytes, { viewWeights: true });
+      checkModelGraph(graph, limits);
+      return { model: new Model(graph, kernels, execution(precision)) };
+    });
+  }
+  const graph = graphSource(bytes);
   checkModelGraph(graph, limits);
   return withKernels(await loadKernels(options), (kernels) => ({ model: new Model(graph, kernels, execution(precision)) }));
 }
@@ -91,15 +102,6 @@ function withKernels<T>(kernels: Kernels, build: (kernels: Kernels) => T): T {
 function execution(precision: LoadOptions['precision'] & string, metadata?: ModelFileMetadata): ExecutionOptions {
   const resolved: Precision = precision === 'auto' ? (metadata?.weights === 'int8' ? 'int8' : 'f32') : precision;
   return { precision: resolved, activationRanges: metadata?.activationRanges };
-}
-
-/**
- * The ONNX importer (and protobufjs, half the package's JavaScript) loads only when an ONNX file comes: model
- * files, the Workers' and web app's format, start without it.
- */
-async function importOnnxFile(bytes: Uint8Array): Promise<Graph> {
-  const { importOnnx } = await import('../onnx/import.js');
-  return importOnnx(bytes);
 }
 
 /** What a URL or path source stands for: its bytes. */

@@ -354,10 +354,14 @@ class WeightLayout {
     this.uploads.length = 0;
   }
 
-  /** The weight's float32 values at byte `at`; int8 ones dequantised straight there, without a copy in between. */
+  /**
+   * The weight's float32 values at byte `at`, without a copy in between: int8 ones dequantised straight there,
+   * an ONNX file's raw bytes copied as they are.
+   */
   private writeFloats(weight: Weight, at: number): void {
     const floats = new Float32Array(this.kernels.exports.memory.buffer, at, elementCount(weight.dims));
     if (weight.int8) dequantizePerChannel(weight.int8.values, weight.int8.scales, floats);
+    else if (weight.float32Bytes) new Uint8Array(floats.buffer, at, floats.byteLength).set(weight.float32Bytes);
     else floats.set(weight.data);
   }
 
