@@ -1,7 +1,7 @@
 export { loadModel, loadModelWithMetadata, PRECISIONS, type ModelSource, type LoadOptions, type LoadedModel } from './runtime/load.js';
 export {
   encodeModelFile, decodeModelFile, isModelFile,
-  type ModelFile, type ModelFileMetadata, type EncodeOptions, type WeightPrecision, type ActivationRanges, type Preprocess,
+  type ModelFile, type ModelFileMetadata, type EncodeOptions, type DecodeOptions, type WeightPrecision, type ActivationRanges, type Preprocess,
 } from './format/model-file.js';
 export { collectActivationRanges } from './runtime/calibrate.js';
 export { classify, type ClassifyOptions, type ImageInput, type Prediction } from './runtime/classify.js';
