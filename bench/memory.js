@@ -2,7 +2,8 @@
 // one thread and on two) and on the ONNX file (f32), onnxruntime-web and onnxruntime-node running the ONNX file,
 // and a bare `node -e 0` to subtract. Peak = getrusage's maxrss (bench/peak-rss.cjs). Writes
 // bench/results/memory-node.json for bench/report.js.
-// Options: --trials N (default 3), --quick (1 trial, writes nothing).
+// Options: --trials N (default 3), --quick (1 trial, writes nothing); --peer NAME runs one peer's inference in
+// this process (how the script runs each peer).
 
 import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -55,8 +56,9 @@ if (values.peer) {
       const peaks = [];
       for (let i = 0; i < trials; i++) {
         const child = spawnSync(process.execPath, ['--require', `${root}bench/peak-rss.cjs`, ...args], { cwd: root, encoding: 'utf8' });
-        if (child.status !== 0) throw new Error(`${name} failed: ${child.stderr}`);
-        peaks.push(Number(/peak-rss-kib (\d+)/.exec(child.stderr)[1]) * 1024);
+        const peak = /peak-rss-kib (\d+)/.exec(child.stderr);
+        if (child.status !== 0 || !peak) throw new Error(`${name} failed: ${child.stderr}`);
+        peaks.push(Number(peak[1]) * 1024);
       }
       rows.push({ name, peakBytes: median(peaks) });
       console.log(JSON.stringify(rows.at(-1)));

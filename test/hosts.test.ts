@@ -214,6 +214,11 @@ describe('loadModel sources', () => {
     }
   });
 
+  it('reads a file that reports no size (as /proc\'s do) to its end', async () => {
+    const status = new TextDecoder().decode(await host().readLocalFile!('/proc/self/status', 1e6));
+    expect(status).toMatch(/^Name:/);
+  });
+
   it('names a file it cannot read or fetch', async () => {
     await expect(loadModel('no/such/model.onnx')).rejects.toThrow(new GoogLeNetError('cannot read no/such/model.onnx: no such file'));
     await expect(loadModel(new URL(`${origin}/missing.onnx`))).rejects.toThrow(

@@ -379,6 +379,16 @@ describe('importOnnx', () => {
     const before = model.run(input, dims).data;
     bytes.fill(0x3f);
     expect(model.run(input, dims).data).toEqual(before);
+
+    // A Node Buffer inside a larger allocation, as fs.readFileSync gives small files: the importer's views of it
+    // are Buffers too, whose slice() shares memory. f32 reads the biases as data, int8 every weight.
+    for (const precision of ['f32', 'int8'] as const) {
+      const pool = Buffer.alloc(file.length + 3, 0x55);
+      pool.set(file, 3);
+      const fromBuffer = await loadModel(pool.subarray(3), { variant: 'scalar', precision });
+      const fromCopy = await loadModel(file.slice(), { variant: 'scalar', precision });
+      expect(fromBuffer.run(input, dims).data, precision).toEqual(fromCopy.run(input, dims).data);
+    }
   });
 
   it('takes Constant node tensors as weights', () => {

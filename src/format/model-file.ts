@@ -105,7 +105,7 @@ export function encodeModelFile(graph: Graph, options: EncodeOptions): Uint8Arra
 
 export interface DecodeOptions {
   /**
-   * Weights that can be, views into `bytes` instead of copies (int8 values, and float32 tensors aligned in
+   * Weights as views into `bytes` where they can be, instead of copies (int8 values, and float32 tensors aligned in
    * memory): for a caller that copies them elsewhere before `bytes` can change, as loadModel() does.
    */
   viewWeights?: boolean;

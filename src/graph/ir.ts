@@ -30,7 +30,8 @@ export interface Weight {
   readonly int8?: QuantizedWeight;
   /**
    * The float32 values as stored in an ONNX file: little-endian bytes at any alignment, which the runtime copies
-   * into its memory as they are (`data` is an aligned copy made when first read).
+   * into its memory as they are (`data` is an aligned copy made when first read). The runtime prefers `int8` and
+   * this to `data`: a weight derived from another one must not carry them over.
    */
   readonly float32Bytes?: Uint8Array;
 }

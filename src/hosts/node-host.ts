@@ -14,8 +14,9 @@ configureHost({
     const handle = await open(file);
     try {
       const stats = await handle.stat();
-      // A regular file is read straight into memory of its size; pipes and devices, which have none, stream in.
-      if (!stats.isFile()) {
+      // A regular file is read straight into memory of its size; pipes, devices and files that report no size
+      // (as /proc's do) stream in to their end.
+      if (!stats.isFile() || stats.size === 0) {
         const stream = handle.createReadStream({ autoClose: false });
         const chunks = stream[Symbol.asyncIterator]();
         return await readCapped(async () => (await chunks.next()).value, maxBytes, overModelLimit(maxBytes), () => void stream.destroy());

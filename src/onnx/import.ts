@@ -778,7 +778,8 @@ function decodeFloats(name: string, tensor: TensorProto, fail: Fail, view: boole
     dims: [...tensor.dims],
     float32Bytes,
     get data() {
-      return (data ??= new Float32Array(float32Bytes.slice().buffer)); // slice(): a fresh, aligned copy
+      // A fresh, aligned copy: not float32Bytes.slice(), which is a view where the file came as a Node Buffer.
+      return (data ??= new Float32Array(new Uint8Array(float32Bytes).buffer));
     },
   };
 }

@@ -77,8 +77,8 @@ async function modelFrom(
     // The ONNX importer (and protobufjs, half the package's JavaScript) loads only when an ONNX file comes:
     // model files, the Workers' and web app's format, start without it. As for model files, the kernels load
     // first and the weights stay in the file's bytes until the Model copies them.
-    const [{ importOnnx }, kernels] = await Promise.all([import('../onnx/import.js'), loadKernels(options)]);
-    return withKernels(kernels, () => {
+    const { importOnnx } = await import('../onnx/import.js');
+    return withKernels(await loadKernels(options), (kernels) => {
       const graph = importOnnx(bytes, { viewWeights: true });
       checkModelGraph(graph, limits);
       return { model: new Model(graph, kernels, execution(precision)) };

@@ -10,7 +10,7 @@
  * quantised per tensor — from the tensor's range measured in each inference, or from calibrated ranges. With
  * calibrated ranges, the tensors between int8 layers stay 8-bit (quantised-tensors.ts): convolutions write bytes,
  * max pooling and concatenation work on them; otherwise activations between layers, pooling and the classifier
- * stay f32.
+ * stay f32. Dense layers keep int8 weights and sum in f32 over f32 activations.
  */
 
 import { InputError, ModelFormatError, GoogLeNetError } from '../errors.js';
