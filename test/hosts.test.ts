@@ -214,6 +214,12 @@ describe('loadModel sources', () => {
     }
   });
 
+  it.each(['deno', 'bun'])('in %s too, gives back the memory of a model file it read by path once the model is built', async (runtime) => {
+    const args = runtime === 'deno' ? ['run', '--allow-read', 'test/support/release-probe.js'] : ['test/support/release-probe.js'];
+    const { stdout } = await promisify(execFile)(join(ROOT, `node_modules/.bin/${runtime}`), args, { cwd: ROOT });
+    expect(JSON.parse(stdout)).toEqual({ label: 'Sneaker', released: true });
+  });
+
   it('reads a file that reports no size (as /proc\'s do) to its end', async () => {
     const status = new TextDecoder().decode(await host().readLocalFile!('/proc/self/status', 1e6));
     expect(status).toMatch(/^Name:/);

@@ -4,13 +4,31 @@
  */
 
 import { configureHost } from '../runtime/host.js';
-import { overModelLimit, readStreamCapped } from '../runtime/read-capped.js';
+import { overModelLimit, readSizedFile, readStreamCapped } from '../runtime/read-capped.js';
 import { startWorkerThread } from './worker-threads.js';
 
-declare const Deno: { open(file: string | URL): Promise<{ readable: ReadableStream<Uint8Array> }> };
+interface DenoFile {
+  readable: ReadableStream<Uint8Array>;
+  stat(): Promise<{ isFile: boolean; size: number }>;
+  read(into: Uint8Array): Promise<number | null>;
+  close(): void;
+}
+declare const Deno: { open(file: string | URL): Promise<DenoFile> };
 
 configureHost({
-  readLocalFile: async (file, maxBytes) => readStreamCapped((await Deno.open(file)).readable, maxBytes, overModelLimit(maxBytes)),
+  readLocalFile: async (file, maxBytes) => {
+    const opened = await Deno.open(file);
+    const { isFile, size } = await opened.stat();
+    // A regular file is read straight into memory of its size; pipes, devices and files that report no size
+    // (as /proc's do) stream in to their end. (The stream closes the file; the direct read closes it here.)
+    if (!isFile || size === 0) return readStreamCapped(opened.readable, maxBytes, overModelLimit(maxBytes));
+    try {
+      if (size > maxBytes) throw overModelLimit(maxBytes)();
+      return await readSizedFile(size, (into) => opened.read(into));
+    } finally {
+      opened.close();
+    }
+  },
   startThread: () => startWorkerThread(),
 });
 

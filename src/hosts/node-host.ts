@@ -6,7 +6,7 @@
 
 import { open } from 'node:fs/promises';
 import { configureHost } from '../runtime/host.js';
-import { overModelLimit, readCapped, releasableBytes } from '../runtime/read-capped.js';
+import { overModelLimit, readCapped, readSizedFile } from '../runtime/read-capped.js';
 import { startWorkerThread } from './worker-threads.js';
 
 configureHost({
@@ -22,13 +22,7 @@ configureHost({
         return await readCapped(async () => (await chunks.next()).value, maxBytes, overModelLimit(maxBytes), () => void stream.destroy());
       }
       if (stats.size > maxBytes) throw overModelLimit(maxBytes)();
-      const bytes = releasableBytes(stats.size);
-      for (let filled = 0; filled < bytes.length;) {
-        const { bytesRead } = await handle.read(bytes, filled, bytes.length - filled, filled);
-        if (bytesRead === 0) throw new Error(`it ended at byte ${filled} of ${bytes.length} while being read`);
-        filled += bytesRead;
-      }
-      return bytes;
+      return await readSizedFile(stats.size, async (into, offset) => (await handle.read(into, 0, into.length, offset)).bytesRead);
     } finally {
       await handle.close();
     }

@@ -45,6 +45,20 @@ export function releaseBytes(bytes: Uint8Array): void {
   if (buffer.resizable) buffer.resize(0);
 }
 
+/**
+ * A file of known `size` read whole into releasableBytes(): `read(into, offset)` reads the bytes from `offset` on
+ * into `into` and says how many it read (0 or null at the end of the file). Throws if the file ends early.
+ */
+export async function readSizedFile(size: number, read: (into: Uint8Array, offset: number) => Promise<number | null>): Promise<Uint8Array<ArrayBuffer>> {
+  const bytes = releasableBytes(size);
+  for (let filled = 0; filled < size;) {
+    const count = await read(bytes.subarray(filled), filled);
+    if (!count) throw new Error(`it ended at byte ${filled} of ${size} while being read`);
+    filled += count;
+  }
+  return bytes;
+}
+
 /** The error of a model source over limits.maxModelBytes. */
 export function overModelLimit(maxBytes: number): () => Error {
   return () => new RangeError(`it is more than the limit of ${maxBytes} bytes (limits.maxModelBytes)`);
