@@ -1,4 +1,7 @@
-/** Reading a byte stream whole, but never more than a limit: request bodies, fetched models, local files. */
+/**
+ * Reading a byte stream whole, but never more than a limit: request bodies, fetched models, local files; and
+ * reading a local file of known size into memory that can be handed back as soon as its model is built.
+ */
 
 /**
  * Concatenates the chunks `next` gives (undefined: the end) and throws `tooLarge()` as soon as they pass
