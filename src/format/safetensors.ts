@@ -128,8 +128,8 @@ function readTensor(name: string, value: unknown, data: Uint8Array): StoredTenso
 
 function decodeUtf8(bytes: Uint8Array): string {
   try {
-    // A copy: browsers' TextDecoder refuses a view of a resizable ArrayBuffer, which a file read from disk may be.
-    return new TextDecoder('utf-8', { fatal: true }).decode(bytes.slice());
+    // A copy: browsers' TextDecoder refuses a view of a resizable ArrayBuffer, which model bytes may be.
+    return new TextDecoder('utf-8', { fatal: true }).decode(new Uint8Array(bytes));
   } catch {
     return raiseModelFileError('the header is not valid UTF-8');
   }

@@ -129,8 +129,8 @@ class OnnxNode {
   }
 
   string(name: string, fallback?: string): string {
-    // A copy: browsers' TextDecoder refuses a view of a resizable ArrayBuffer, which a file read from disk may be.
-    return this.read(name, AttributeType.STRING, fallback, (attribute) => new TextDecoder().decode(attribute.s?.slice()));
+    // A copy: browsers' TextDecoder refuses a view of a resizable ArrayBuffer, which model bytes may be.
+    return this.read(name, AttributeType.STRING, fallback, (attribute) => new TextDecoder().decode(new Uint8Array(attribute.s ?? [])));
   }
 
   tensor(name: string): TensorProto {

@@ -63,40 +63,37 @@ export async function loadModelWithMetadata(source?: ModelSource, options: LoadO
 async function modelFrom(
   bytes: Uint8Array | Graph, options: LoadOptions, precision: LoadOptions['precision'] & string, limits: Required<ModelLimits>,
 ): Promise<LoadedModel> {
-  if (bytes instanceof Uint8Array) checkModelBytes(bytes.byteLength, limits);
-  if (bytes instanceof Uint8Array && isModelFile(bytes)) {
-    // The kernels load first, so that no other code runs between decoding and the Model copying the weights
-    // into its memory: the decoded weights are views into the file's bytes, not copies of its megabytes.
-    return withKernels(await loadKernels(options), (kernels) => {
-      const { graph, ...metadata } = decodeModelFile(bytes, { viewWeights: true });
-      checkModelGraph(graph, limits);
-      return { model: new Model(graph, kernels, execution(precision, metadata), metadata), metadata };
-    });
-  }
-  if (bytes instanceof Uint8Array) {
-    // The ONNX importer (and protobufjs, half the package's JavaScript) loads only when an ONNX file comes:
-    // model files, the Workers' and web app's format, start without it. As for model files, the kernels load
-    // first and the weights stay in the file's bytes until the Model copies them.
-    const { importOnnx } = await import('../onnx/import.js');
-    return withKernels(await loadKernels(options), (kernels) => {
-      const graph = importOnnx(bytes, { viewWeights: true });
-      checkModelGraph(graph, limits);
-      return { model: new Model(graph, kernels, execution(precision)) };
-    });
-  }
-  const graph = graphSource(bytes);
-  checkModelGraph(graph, limits);
-  return withKernels(await loadKernels(options), (kernels) => ({ model: new Model(graph, kernels, execution(precision)) }));
-}
-
-/** Runs `build`; should it throw, stops the kernels' extra threads first, which would otherwise keep the process alive. */
-function withKernels<T>(kernels: Kernels, build: (kernels: Kernels) => T): T {
+  const decode = await decoderOf(bytes, limits);
+  // The kernels load first, so that no other code runs between decoding and the Model copying the weights into
+  // its memory: a model file's weights and an ONNX file's raw floats are views into its bytes, not copies.
+  const kernels = await loadKernels(options);
   try {
-    return build(kernels);
+    const { graph, metadata } = decode();
+    checkModelGraph(graph, limits);
+    return { model: new Model(graph, kernels, execution(precision, metadata), metadata), metadata };
   } catch (error) {
-    kernels.parallel.close();
+    kernels.parallel.close(); // the extra threads, which would otherwise stay alive
     throw error;
   }
+}
+
+/** How to get the graph (and a model file's metadata) out of the source, once the kernels are ready. */
+async function decoderOf(bytes: Uint8Array | Graph, limits: Required<ModelLimits>): Promise<() => { graph: Graph; metadata?: ModelFileMetadata }> {
+  if (!(bytes instanceof Uint8Array)) {
+    const graph = graphSource(bytes);
+    return () => ({ graph });
+  }
+  checkModelBytes(bytes.byteLength, limits);
+  if (isModelFile(bytes)) {
+    return () => {
+      const { graph, ...metadata } = decodeModelFile(bytes, { viewWeights: true });
+      return { graph, metadata };
+    };
+  }
+  // The ONNX importer (and protobufjs, half the package's JavaScript) loads only when an ONNX file comes: model
+  // files, the Workers' and web app's format, start without it.
+  const { importOnnx } = await import('../onnx/import.js');
+  return () => ({ graph: importOnnx(bytes, { viewWeights: true }) });
 }
 
 function execution(precision: LoadOptions['precision'] & string, metadata?: ModelFileMetadata): ExecutionOptions {

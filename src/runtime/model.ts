@@ -294,13 +294,12 @@ class WeightLayout {
       const bias = new Float32Array(rows);
       if (node.bias) bias.set(weightOf(node.bias).data);
       reserve(biasKey(node), rows * 4, (at) => this.heap().set(bias, at / 4));
-      if (node.op === 'Dense' && precision === 'int8') {
-        reserve(scalesKey(node), rows * 4, (at) => this.heap().set(this.int8Of(weight).scales, at / 4));
-        reserve(node.weight, elementCount(weight.dims), (at) => new Int8Array(exports.memory.buffer).set(this.int8Of(weight).values, at));
-        continue;
-      }
+      // int8 layers, dense or convolution, are quantised as a model file's int8 weights are (format/quantize.ts),
+      // unless they come from one already.
+      if (precision === 'int8') reserve(scalesKey(node), rows * 4, (at) => this.heap().set(this.int8Of(weight).scales, at / 4));
       if (node.op === 'Dense') {
-        reserve(node.weight, elementCount(weight.dims) * 4, (at) => this.writeFloats(weight, at));
+        if (precision === 'int8') reserve(node.weight, elementCount(weight.dims), (at) => this.writeInt8Values(weight, at));
+        else reserve(node.weight, elementCount(weight.dims) * 4, (at) => this.writeFloats(weight, at));
         continue;
       }
       const count = elementCount(weight.dims), depth = count / outChannels;
@@ -320,11 +319,9 @@ class WeightLayout {
         });
         continue;
       }
-      // Quantised as a model file's int8 weights are (format/quantize.ts), unless they come from one already.
-      reserve(scalesKey(node), rows * 4, (at) => this.heap().set(this.int8Of(weight).scales, at / 4));
       reserve(rowSumsKey(node), rows * 4);
       reserve(node.weight, exports.int8WeightBytes(outChannels, depth), (at) => {
-        new Int8Array(exports.memory.buffer).set(this.int8Of(weight).values, this.staging);
+        this.writeInt8Values(weight, this.staging);
         exports.packInt8Weights(this.staging, at, outChannels, depth, this.base + this.offsetOf(rowSumsKey(node)));
       });
     }
@@ -363,6 +360,11 @@ class WeightLayout {
     if (weight.int8) dequantizePerChannel(weight.int8.values, weight.int8.scales, floats);
     else if (weight.float32Bytes) new Uint8Array(floats.buffer, at, floats.byteLength).set(weight.float32Bytes);
     else floats.set(weight.data);
+  }
+
+  /** The weight's int8 values at byte `at`. */
+  private writeInt8Values(weight: Weight, at: number): void {
+    new Int8Array(this.kernels.exports.memory.buffer).set(this.int8Of(weight).values, at);
   }
 
   private heap(): Float32Array {
