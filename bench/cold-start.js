@@ -5,29 +5,23 @@
 // bench/results/cold-<runtime>.json for bench/report.js.
 // Options: --trials N (default 5), --quick (2 trials, writes nothing).
 
-import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { DIMS, ensureInt8Model, INT8, median, ONNX, root, seededInput } from './googlenet-224.js';
 import { currentRuntime } from './runtime.js';
 
 const { values } = parseArgs({
   options: { trials: { type: 'string' }, quick: { type: 'boolean' }, trial: { type: 'string' }, model: { type: 'string' } },
 });
-const root = fileURLToPath(new URL('..', import.meta.url));
-const ONNX = `${root}test/fixtures/generated/torchvision-googlenet.onnx`;
-const INT8 = `${root}test/fixtures/generated/torchvision-googlenet.int8.safetensors`; // converted once, git-ignored
 const WARM_RUNS = 5;
-
-const median = (values) => [...values].sort((a, b) => a - b)[values.length >> 1];
 
 /** One trial in this (fresh) process: prints its timings as JSON. */
 async function trial(which, modelPath) {
   const started = performance.now();
   const bytes = new Uint8Array(await readFile(modelPath));
-  const dims = [1, 3, 224, 224];
-  const input = Float32Array.from({ length: 3 * 224 * 224 }, (_, i) => ((i * 7919) % 1000) / 1000);
+  const input = seededInput();
   const timings = { read: performance.now() - started };
   let infer;
   if (which === 'onnxruntime-web') {
@@ -37,7 +31,7 @@ async function trial(which, modelPath) {
     const loadStart = performance.now();
     const session = await ortWeb.InferenceSession.create(bytes, { executionProviders: ['wasm'] });
     timings.load = performance.now() - loadStart;
-    const feeds = { [session.inputNames[0]]: new ortWeb.Tensor('float32', input, dims) };
+    const feeds = { [session.inputNames[0]]: new ortWeb.Tensor('float32', input, DIMS) };
     infer = () => session.run(feeds);
   } else {
     const { loadModel } = await import('googlenet-wasm');
@@ -45,7 +39,7 @@ async function trial(which, modelPath) {
     const loadStart = performance.now();
     const model = await loadModel(bytes);
     timings.load = performance.now() - loadStart;
-    infer = () => model.run(input, dims);
+    infer = () => model.run(input, DIMS);
   }
   const firstStart = performance.now();
   await infer();
@@ -64,7 +58,7 @@ if (values.trial) {
   await trial(values.trial, values.model);
 } else {
   const { runtime, version, scriptArgs: args } = currentRuntime();
-  if (!existsSync(INT8)) execFileSync(process.execPath, [...args, `${root}dist/cli/main.js`, 'convert', ONNX, '-o', INT8], { cwd: root });
+  ensureInt8Model(args);
   const trials = values.quick ? 2 : Number(values.trials ?? 5);
   if (!Number.isInteger(trials) || trials < 1) throw new Error(`--trials must be a positive integer, not ${values.trials}`);
   const setups = [

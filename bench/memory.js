@@ -5,24 +5,17 @@
 // Options: --trials N (default 3), --quick (1 trial, writes nothing); --peer NAME runs one peer's inference in
 // this process (how the script runs each peer).
 
-import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { formatNpy } from '../dist/cli/npy.js';
+import { DIMS, ensureInt8Model, INT8, median, ONNX, root, seededInput } from './googlenet-224.js';
 
 const { values } = parseArgs({ options: { trials: { type: 'string' }, quick: { type: 'boolean' }, peer: { type: 'string' } } });
-const root = fileURLToPath(new URL('..', import.meta.url));
-const ONNX = `${root}test/fixtures/generated/torchvision-googlenet.onnx`;
-const INT8 = `${root}test/fixtures/generated/torchvision-googlenet.int8.safetensors`; // converted once, git-ignored
-const DIMS = [1, 3, 224, 224];
-
-const median = (values) => [...values].sort((a, b) => a - b)[values.length >> 1];
-const seededInput = () => Float32Array.from({ length: 3 * 224 * 224 }, (_, i) => ((i * 7919) % 1000) / 1000);
-
 /** A peer's inference on the ONNX file, in this (fresh) process. */
 async function runPeer(peer) {
   const ort = await import(peer);
@@ -35,7 +28,7 @@ async function runPeer(peer) {
 if (values.peer) {
   await runPeer(values.peer);
 } else {
-  if (!existsSync(INT8)) execFileSync(process.execPath, [`${root}dist/cli/main.js`, 'convert', ONNX, '-o', INT8], { cwd: root });
+  ensureInt8Model();
   const trials = values.quick ? 1 : Number(values.trials ?? 3);
   if (!Number.isInteger(trials) || trials < 1) throw new Error(`--trials must be a positive integer, not ${values.trials}`);
   const folder = mkdtempSync(join(tmpdir(), 'googlenet-memory-'));
