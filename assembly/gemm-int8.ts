@@ -88,13 +88,13 @@ export function packInt8Weights(src: usize, dst: usize, M: i32, K: i32, rowSums:
 }
 
 // @ts-ignore: decorator
-@inline function quantise(x: f32, inverseScale: f32, zeroPoint: f32): i32 {
+@inline export function quantise(x: f32, inverseScale: f32, zeroPoint: f32): i32 {
   return <i32>smallerOf(largerOf(nearest(x * inverseScale) + zeroPoint, 0), 255);
 }
 
 /** quantise() on four lanes, rounding exactly as the scalar version does. */
 // @ts-ignore: decorator
-@inline function quantise4(x: v128, inverseScale: v128, zeroPoint: v128): v128 {
+@inline export function quantise4(x: v128, inverseScale: v128, zeroPoint: v128): v128 {
   const q = f32x4.add(f32x4.nearest(f32x4.mul(x, inverseScale)), zeroPoint);
   return i32x4.trunc_sat_f32x4_s(smallerOf4(largerOf4(q, f32x4.splat(0)), f32x4.splat(255)));
 }
@@ -183,11 +183,31 @@ export function gemmInt8(
   activationScale: f32, zeroPoint: i32, weightScales: usize, rowSums: usize, bias: usize, relu: bool,
   outputInverseScale: f32, outputZeroPoint: i32,
 ): void {
+  multiplyInt8(packedA, packedB, C, ldc, M, N, K, activationScale, zeroPoint, weightScales, rowSums, bias, relu,
+    outputInverseScale, outputZeroPoint, false);
+}
+
+/**
+ * C[M × N] (row stride ldc values) = the raw i32 sums Σₖ A[m][k]·B[k][n] of packed operands, with no epilogue:
+ * the int8 Winograd convolution (winograd-int8.ts) finishes them after its output transform.
+ */
+export function gemmInt8Sums(packedA: usize, packedB: usize, C: usize, ldc: i32, M: i32, N: i32, K: i32): void {
+  multiplyInt8(packedA, packedB, C, ldc, M, N, K, 0, 0, 0, 0, 0, false, 0, 0, true);
+}
+
+/** gemmInt8, or with `sums` gemmInt8Sums (whose epilogue arguments are unused). */
+// @ts-ignore: decorator
+@inline function multiplyInt8(
+  packedA: usize, packedB: usize, C: usize, ldc: i32, M: i32, N: i32, K: i32,
+  activationScale: f32, zeroPoint: i32, weightScales: usize, rowSums: usize, bias: usize, relu: bool,
+  outputInverseScale: f32, outputZeroPoint: i32, sums: bool,
+): void {
   const outputZero = <f32>outputZeroPoint;
   const groups = groupsOf(K);
   const panels = (M + GEMM_MR - 1) / GEMM_MR;
   const panelBytes = <usize>groups * GEMM_MR * 4;
   const tileBytes = <usize>groups * GEMM_NR * 4;
+  const valueBytes: usize = outputInverseScale > 0 ? 1 : 4;
   for (let n0 = 0, tile = 0; n0 < N; n0 += GEMM_NR, tile++) {
     const cols = min(GEMM_NR, N - n0);
     const b = packedB + <usize>tile * tileBytes;
@@ -195,13 +215,12 @@ export function gemmInt8(
       const row0 = p * GEMM_MR;
       const a = packedA + <usize>p * panelBytes;
       const rowOffset = <usize>row0 << 2;
-      const epilogue = loadEpilogue(activationScale, zeroPoint, weightScales + rowOffset, rowSums + rowOffset, bias + rowOffset);
-      const valueBytes: usize = outputInverseScale > 0 ? 1 : 4;
+      const epilogue: usize = sums ? 0 : loadEpilogue(activationScale, zeroPoint, weightScales + rowOffset, rowSums + rowOffset, bias + rowOffset);
       const c = C + (<usize>row0 * ldc + n0) * valueBytes;
       const rows = min(GEMM_MR, M - row0);
       const ldcBytes = <usize>ldc * valueBytes;
-      if (ASC_FEATURE_SIMD) tile4x8Simd(a, b, groups, epilogue, relu, c, ldcBytes, rows, cols, outputInverseScale, outputZero);
-      else tile4x8Scalar(a, b, groups, epilogue, relu, c, ldcBytes, rows, cols, outputInverseScale, outputZero);
+      if (ASC_FEATURE_SIMD) tile4x8Simd(a, b, groups, epilogue, relu, c, ldcBytes, rows, cols, outputInverseScale, outputZero, sums);
+      else tile4x8Scalar(a, b, groups, epilogue, relu, c, ldcBytes, rows, cols, outputInverseScale, outputZero, sums);
     }
   }
 }
@@ -239,11 +258,11 @@ function loadEpilogue(activationScale: f32, zeroPoint: i32, weightScales: usize,
 
 /**
  * Accumulates a 4×8 tile in i32 and stores its rows×cols outputs at c: f32, or bytes quantised with
- * outputInverseScale and outputZero when outputInverseScale > 0.
+ * outputInverseScale and outputZero when outputInverseScale > 0, or with `sums` the i32 sums themselves.
  */
 function tile4x8Simd(
   a: usize, b: usize, groups: i32, epilogue: usize, relu: bool, c: usize, ldcBytes: usize, rows: i32, cols: i32,
-  outputInverseScale: f32, outputZero: f32,
+  outputInverseScale: f32, outputZero: f32, sums: bool,
 ): void {
   let c00 = i32x4.splat(0), c01 = i32x4.splat(0);
   let c10 = i32x4.splat(0), c11 = i32x4.splat(0);
@@ -268,8 +287,18 @@ function tile4x8Simd(
     a += GEMM_MR * 4;
     b += GEMM_NR * 4;
   }
-  // A full tile goes straight to C; an edge tile is spilled as f32 and its valid part stored.
+  // A full tile goes straight to C; an edge tile is spilled as f32 (or i32 sums) and its valid part stored.
   const full = rows == GEMM_MR && cols == GEMM_NR;
+  if (sums) {
+    const out = full ? c : instanceScratch;
+    const outStride = full ? ldcBytes : GEMM_NR * 4;
+    v128.store(out, c00); v128.store(out, c01, 16);
+    v128.store(out + outStride, c10); v128.store(out + outStride, c11, 16);
+    v128.store(out + 2 * outStride, c20); v128.store(out + 2 * outStride, c21, 16);
+    v128.store(out + 3 * outStride, c30); v128.store(out + 3 * outStride, c31, 16);
+    if (!full) storeTilePart(c, ldcBytes, rows, cols);
+    return;
+  }
   const quantised = full && outputInverseScale > 0;
   const out = full ? c : instanceScratch;
   const outStride = full ? ldcBytes : GEMM_NR * 4;
@@ -318,7 +347,7 @@ function storeSpilledTile(c: usize, ldcBytes: usize, rows: i32, cols: i32, outpu
 
 function tile4x8Scalar(
   a: usize, b: usize, groups: i32, epilogue: usize, relu: bool, c: usize, ldcBytes: usize, rows: i32, cols: i32,
-  outputInverseScale: f32, outputZero: f32,
+  outputInverseScale: f32, outputZero: f32, sums: bool,
 ): void {
   const t = instanceScratch;
   memory.fill(t, 0, GEMM_MR * GEMM_NR * 4);
@@ -335,6 +364,10 @@ function tile4x8Scalar(
     }
     a += GEMM_MR * 4;
     b += GEMM_NR * 4;
+  }
+  if (sums) {
+    storeTilePart(c, ldcBytes, rows, cols);
+    return;
   }
   for (let r = 0; r < GEMM_MR; r++) {
     const at = epilogue + (<usize>r << 2);

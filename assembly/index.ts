@@ -7,6 +7,10 @@ export {
   conv2dPointwiseGroupShare, conv2dInt8PointwiseGroupShare, GROUP_MEMBER_BYTES,
 } from './conv';
 export { winogradConv, winogradConvShare, winogradScratchBytes, winogradTransformWeights, winogradWeightBytes } from './winograd';
+export {
+  winogradConvInt8Share, winogradInt8ScratchBytes, winogradInt8TransformScratchBytes, winogradInt8TransformWeights, winogradInt8WeightBytes,
+  WINOGRAD_INT8_MAX_CHANNELS,
+} from './winograd-int8';
 export { maxPool2d, maxPool2dQuantised, maxPool2dShare, maxPoolScratchBytes, averagePool2d, globalAveragePool } from './pool';
 export { dense, denseInt8, lrn, softmax, relu } from './dense';
 export { int8WeightBytes, packInt8Weights, activationRange, quantiseActivations } from './gemm-int8';

@@ -22,7 +22,7 @@ export function maxPool2d(
   input: usize, C: i32, H: i32, W: i32, KH: i32, KW: i32, SH: i32, SW: i32,
   padTop: i32, padLeft: i32, OH: i32, OW: i32, output: usize, scratch: usize,
 ): void {
-  maxPool<f32>(input, C, H, W, KH, KW, SH, SW, padTop, padLeft, OH, OW, output, scratch);
+  maxPool2dShare(input, C, H, W, KH, KW, SH, SW, padTop, padLeft, OH, OW, output, scratch, false, 0, 1);
 }
 
 /**
@@ -33,7 +33,7 @@ export function maxPool2dQuantised(
   input: usize, C: i32, H: i32, W: i32, KH: i32, KW: i32, SH: i32, SW: i32,
   padTop: i32, padLeft: i32, OH: i32, OW: i32, output: usize, scratch: usize,
 ): void {
-  maxPool<u8>(input, C, H, W, KH, KW, SH, SW, padTop, padLeft, OH, OW, output, scratch);
+  maxPool2dShare(input, C, H, W, KH, KW, SH, SW, padTop, padLeft, OH, OW, output, scratch, true, 0, 1);
 }
 
 /**

@@ -397,7 +397,7 @@ function transformOutput(
  *   left = L0 L1 L2 L3, right = R0 R1 R2 R3   →   L0 R0 L1 R1 │ L2 R2 L3 R3
  */
 // @ts-ignore: decorator
-@inline function storeOutputPairs<T>(dst: usize, left: T, right: T, count: i32, spill: usize): void {
+@inline export function storeOutputPairs<T>(dst: usize, left: T, right: T, count: i32, spill: usize): void {
   if (isVector<T>()) {
     const low = v128.shuffle<f32>(left, right, 0, 4, 1, 5), high = v128.shuffle<f32>(left, right, 2, 6, 3, 7);
     if (count == 8) {

@@ -93,6 +93,68 @@ describe('conv2dInt8', () => {
   });
 });
 
+describe('winogradConvInt8Share', () => {
+  // 3×3 stride-1 shapes: odd maps end in half tiles, odd C leaves a pad channel, M not a multiple of 4, the last
+  // two span several chunks, and the 7×7 map has tile rows shorter than one SIMD step.
+  const cases: ConvCase[] = [
+    { C: 3, H: 11, W: 13, M: 5, KH: 3, KW: 3, SH: 1, SW: 1, pads: [1, 1, 1, 1] },
+    { C: 16, H: 7, W: 7, M: 13, KH: 3, KW: 3, SH: 1, SW: 1, pads: [1, 1, 1, 1] },
+    { C: 1, H: 1, W: 1, M: 4, KH: 3, KW: 3, SH: 1, SW: 1, pads: [1, 1, 1, 1] }, // 1×1 map: one half-empty tile
+    { C: 4, H: 9, W: 6, M: 3, KH: 3, KW: 3, SH: 1, SW: 1, pads: [0, 0, 0, 0] }, // unpadded: 7×4 output
+    { C: 2, H: 3, W: 4, M: 6, KH: 3, KW: 3, SH: 1, SW: 1, pads: [2, 0, 1, 2] }, // asymmetric padding up to 2
+    { C: 7, H: 13, W: 37, M: 10, KH: 3, KW: 3, SH: 1, SW: 1, pads: [1, 1, 1, 1] }, // several SIMD steps per tile row
+    { C: 64, H: 15, W: 30, M: 61, KH: 3, KW: 3, SH: 1, SW: 1, pads: [1, 1, 1, 1] },
+    { C: 97, H: 9, W: 38, M: 160, KH: 3, KW: 3, SH: 1, SW: 1, pads: [1, 1, 1, 1] }, // chunks of 4 tile rows, then 1
+  ];
+
+  it.each(cases.map((spec, i) => [i, spec] as const))('case %i gives the bits of conv2dInt8 in every build, on 1 and 3 threads', async (i, spec) => {
+    const { C, H, W, M, pads } = spec;
+    const [OH, OW] = convOutputSize(spec);
+    const K = C * 9, N = OH * OW, panels = Math.ceil(M / 4);
+    const input = randomFloats(C * H * W, 160 + i).map((v) => v + 0.3); // signed: a non-zero zero point
+    const weights = randomFloats(M * K, 170 + i), bias = randomFloats(panels * 4, 180 + i);
+    const quantized = quantizePerChannel({ dims: [M, K], data: weights });
+    const low = Math.min(...input, 0), high = Math.max(...input, 0);
+    const activationScale = Math.fround((high - low) / 255), zeroPoint = Math.round(-low / activationScale);
+    for (const variant of KERNEL_VARIANTS) {
+      const kernels = await RawKernels.load(variant);
+      const k = kernels.exports;
+      const values = kernels.alloc(Math.ceil(weights.length / 4));
+      new Int8Array(k.memory.buffer).set(quantized.values, values);
+      const scales = kernels.alloc(panels * 4, quantized.scales), biasAt = kernels.alloc(bias.length, bias);
+      const packed = kernels.alloc(k.int8WeightBytes(M, K) / 4), sums = kernels.alloc(panels * 4);
+      k.packInt8Weights(values, packed, M, K, sums);
+      const transformed = kernels.alloc(k.winogradInt8WeightBytes(M, C) / 4);
+      k.winogradInt8TransformWeights(values, M, C, transformed, kernels.alloc(k.winogradInt8TransformScratchBytes(C) / 4));
+      const inputAt = kernels.alloc(input.length, input), quantisedInput = kernels.alloc(input.length);
+      k.quantiseActivations(inputAt, input.length, Math.fround(1 / activationScale), zeroPoint, quantisedInput);
+      const directScratch = kernels.alloc(k.convScratchBytes(C, H, W, 3, 3, 1, 1, ...pads, 1, 1) / 4);
+      const scratch = kernels.alloc(3 * k.winogradInt8ScratchBytes(C, H, W, M, ...pads) / 4);
+      for (const [relu, inputQuantised, outputScale] of [[0, 0, 0], [1, 1, 0], [1, 0, 0.01], [0, 1, 0.02]]) {
+        const from = inputQuantised ? quantisedInput : inputAt, outputZeroPoint = outputScale ? 3 : 0;
+        const bytes = (outputScale ? 1 : 4) * N * M;
+        const expected = kernels.alloc(bytes / 4), output = kernels.alloc(bytes / 4 + 8);
+        const label = `${variant}, relu ${relu}, bytes in ${inputQuantised}, output scale ${outputScale}`;
+        k.conv2dInt8(from, C, H, W, packed, scales, sums, biasAt, M, 3, 3, 1, 1, ...pads, activationScale, zeroPoint,
+          relu, expected, directScratch, inputQuantised, outputScale, outputZeroPoint);
+        const valuesAt = (at: number) => new Uint8Array(k.memory.buffer, at, bytes + 32).slice();
+        for (const threads of [1, 3]) {
+          new Uint8Array(k.memory.buffer, output, bytes + 32).fill(0xa5);
+          for (let thread = 0; thread < threads; thread++) {
+            k.winogradConvInt8Share(from, C, H, W, transformed, scales, biasAt, M, ...pads, activationScale, zeroPoint,
+              relu, output, scratch, inputQuantised, outputScale, outputZeroPoint, thread, threads);
+          }
+          const actual = valuesAt(output);
+          expect(actual.subarray(0, bytes), `${label}, ${threads} threads`).toEqual(valuesAt(expected).subarray(0, bytes));
+          expect(actual.subarray(bytes).every((b) => b === 0xa5), `${label}: no write past the end`).toBe(true);
+        }
+        // Not a degenerate case: the outputs vary.
+        expect(new Set(valuesAt(expected).subarray(0, bytes)).size).toBeGreaterThan(Math.min(20, bytes / 2));
+      }
+    }
+  });
+});
+
 describe('denseInt8', () => {
   it('is bit-identical in every build and equals the f32 dense over the dequantised weights', async () => {
     for (const [inFeatures, outFeatures, seed] of [[37, 11, 1], [1024, 10, 2], [3, 5, 3]]) {

@@ -74,6 +74,20 @@ export interface KernelExports {
     padTop: number, padLeft: number, padBottom: number, padRight: number, relu: number, output: Ptr, scratch: Ptr,
     thread: number, threads: number,
   ): void;
+  /** Winograd F(2×2, 3×3) for int8 3×3 stride-1 convolutions, bit-identical to conv2dInt8 (assembly/winograd-int8.ts). */
+  WINOGRAD_INT8_MAX_CHANNELS: WebAssembly.Global;
+  winogradInt8WeightBytes(M: number, C: number): number;
+  winogradInt8TransformScratchBytes(C: number): number;
+  winogradInt8TransformWeights(weights: Ptr, M: number, C: number, dst: Ptr, scratch: Ptr): void;
+  winogradInt8ScratchBytes(
+    C: number, H: number, W: number, M: number, padTop: number, padLeft: number, padBottom: number, padRight: number,
+  ): number;
+  winogradConvInt8Share(
+    input: Ptr, C: number, H: number, W: number, transformedWeights: Ptr, weightScales: Ptr, bias: Ptr, M: number,
+    padTop: number, padLeft: number, padBottom: number, padRight: number, activationScale: number, zeroPoint: number,
+    relu: number, output: Ptr, scratch: Ptr, inputQuantised: number, outputScale: number, outputZeroPoint: number,
+    thread: number, threads: number,
+  ): void;
   maxPool2d(
     input: Ptr, C: number, H: number, W: number, KH: number, KW: number, SH: number, SW: number,
     padTop: number, padLeft: number, OH: number, OW: number, output: Ptr, scratch: Ptr,

@@ -302,13 +302,23 @@ class WeightLayout {
         else reserve(node.weight, elementCount(weight.dims) * 4, (at) => this.writeFloats(weight, at));
         continue;
       }
-      const count = elementCount(weight.dims), depth = count / outChannels;
-      // Staged as float32 for the f32 packers, as int8 values for packInt8Weights.
+      const count = elementCount(weight.dims), depth = count / outChannels, inChannels = weight.dims[1];
+      // Staged as float32 for the f32 packers, as int8 values for packInt8Weights and the int8 Winograd transform.
       largestRawBytes = Math.max(largestRawBytes, count * (precision === 'f32' ? 4 : 1));
-      if (isWinogradConv(node, precision)) {
-        reserve(node.weight, exports.winogradWeightBytes(outChannels, weight.dims[1]), (at) => {
-          this.writeFloats(weight, this.staging);
-          exports.winogradTransformWeights(this.staging, outChannels, weight.dims[1], at);
+      if (isWinogradConv(node, precision, inChannels, kernels)) {
+        if (precision === 'f32') {
+          reserve(node.weight, exports.winogradWeightBytes(outChannels, inChannels), (at) => {
+            this.writeFloats(weight, this.staging);
+            exports.winogradTransformWeights(this.staging, outChannels, inChannels, at);
+          });
+          continue;
+        }
+        // The int8 transform's own scratch follows the staged values.
+        const transformScratch = alignUp(count);
+        largestRawBytes = Math.max(largestRawBytes, transformScratch + exports.winogradInt8TransformScratchBytes(inChannels));
+        reserve(node.weight, exports.winogradInt8WeightBytes(outChannels, inChannels), (at) => {
+          this.writeInt8Values(weight, this.staging);
+          exports.winogradInt8TransformWeights(this.staging, outChannels, inChannels, at, this.staging + transformScratch);
         });
         continue;
       }
@@ -386,8 +396,9 @@ function layerScratchBytes(node: Node, shapes: Map<string, number[]>, kernels: K
   if (node.op !== 'Conv' && node.op !== 'MaxPool') return 0;
   const [, C, H, W] = shapes.get(node.inputs[0])!;
   if (node.op === 'MaxPool') return kernels.exports.maxPoolScratchBytes(W) * kernels.parallel.threads;
-  if (node.op === 'Conv' && isWinogradConv(node, precision)) {
-    return kernels.exports.winogradScratchBytes(C, H, W, shapes.get(node.output)![1], ...node.pads) * kernels.parallel.threads;
+  if (node.op === 'Conv' && isWinogradConv(node, precision, C, kernels)) {
+    const scratchBytes = precision === 'f32' ? kernels.exports.winogradScratchBytes : kernels.exports.winogradInt8ScratchBytes;
+    return scratchBytes(C, H, W, shapes.get(node.output)![1], ...node.pads) * kernels.parallel.threads;
   }
   return kernels.exports.convScratchBytes(
     C, H, W, ...node.kernel, ...node.stride, ...node.pads, +(precision === 'int8'), kernels.parallel.threads,
@@ -448,14 +459,15 @@ function quantisationOf(tensor: string, context: StepContext): { quantisation: A
 }
 
 /**
- * f32 3×3 stride-1 convolutions (any padding; the IR has groups and dilation 1 only) run as Winograd F(2×2, 3×3)
- * (assembly/winograd.ts), 2.25× fewer multiplies than the direct convolution. Every build takes this path, so that
- * the scalar build stays the reference of the SIMD ones; every map size too: GoogLeNet's 7×7 layers were measured
- * 1.2–2.1× faster than direct as well.
+ * 3×3 stride-1 convolutions (any padding; the IR has groups and dilation 1 only) run as Winograd F(2×2, 3×3),
+ * 2.25× fewer multiplies than the direct convolution: in f32 (assembly/winograd.ts) within rounding of it, in int8
+ * (assembly/winograd-int8.ts) with its exact bits, up to WINOGRAD_INT8_MAX_CHANNELS input channels. Every build
+ * takes this path, so that the scalar build stays the reference of the SIMD ones; every map size too: GoogLeNet's
+ * 7×7 layers were measured 1.2–2.1× faster than direct as well (f32).
  */
-function isWinogradConv(node: ConvNode, precision: Precision): boolean {
-  return precision === 'f32' && node.kernel[0] === 3 && node.kernel[1] === 3 &&
-    node.stride[0] === 1 && node.stride[1] === 1;
+function isWinogradConv(node: ConvNode, precision: Precision, inChannels: number, kernels: Kernels): boolean {
+  return node.kernel[0] === 3 && node.kernel[1] === 3 && node.stride[0] === 1 && node.stride[1] === 1 &&
+    (precision === 'f32' || inChannels <= kernels.exports.WINOGRAD_INT8_MAX_CHANNELS.value);
 }
 
 function compileWinogradConv(node: ConvNode, context: StepContext): Step {
@@ -490,18 +502,26 @@ function outputQuantisation(node: ConvNode, context: StepContext): { scale: numb
 }
 
 function compileInt8Conv(node: ConvNode, context: StepContext): Step {
-  const { kernels: { parallel }, shapes, tensorAt, weightAt, scratchAt, quantised } = context;
+  const { kernels, shapes, tensorAt, weightAt, scratchAt, quantised } = context;
+  const { parallel } = kernels;
   const [inputName] = node.inputs;
   const input = tensorAt(inputName), output = tensorAt(node.output);
   const [, C, H, W] = shapes.get(inputName)!;
   const M = shapes.get(node.output)![1];
   const [KH, KW] = node.kernel, [SH, SW] = node.stride, [top, left, bottom, right] = node.pads;
   const relu = +node.relu;
-  const packed = weightAt(node.weight), bias = weightAt(biasKey(node));
-  const scales = weightAt(scalesKey(node)), rowSums = weightAt(rowSumsKey(node));
+  const packed = weightAt(node.weight), bias = weightAt(biasKey(node)), scales = weightAt(scalesKey(node));
   const { q, measure } = inputQuantisation(inputName, context);
   const inputQuantised = +quantised.has(inputName);
   const out = outputQuantisation(node, context);
+  if (isWinogradConv(node, 'int8', C, kernels)) {
+    return () => {
+      measure();
+      parallel.run('winogradConvInt8Share', [input, C, H, W, packed, scales, bias, M, top, left, bottom, right,
+        q.scale, q.zeroPoint, relu, output, scratchAt, inputQuantised, out.scale, out.zeroPoint]);
+    };
+  }
+  const rowSums = weightAt(rowSumsKey(node));
   return () => {
     measure();
     if (!(inputQuantised && isPointwiseConv(node))) {
@@ -560,7 +580,7 @@ function compileStep(node: Node, context: StepContext): Step {
   switch (node.op) {
     case 'Conv': {
       if (context.precision === 'int8') return compileInt8Conv(node, context);
-      if (isWinogradConv(node, context.precision)) return compileWinogradConv(node, context);
+      if (isWinogradConv(node, context.precision, C, kernels)) return compileWinogradConv(node, context);
       const [KH, KW] = node.kernel, [SH, SW] = node.stride, [top, left, bottom, right] = node.pads;
       const M = outDims[1], packed = weightAt(node.weight), bias = weightAt(biasKey(node)), relu = +node.relu;
       const { parallel } = kernels, unfolds = !isPointwiseConv(node);

@@ -16,6 +16,7 @@ import type { KernelExports } from './kernels.js';
 
 export const PARALLEL_KERNELS = [
   'conv2dUnfoldShare', 'conv2dMultiplyShare', 'conv2dInt8UnfoldShare', 'conv2dInt8MultiplyShare', 'winogradConvShare',
+  'winogradConvInt8Share',
   'conv2dPointwiseGroupShare', 'conv2dInt8PointwiseGroupShare', 'maxPool2dShare',
 ] as const;
 export type ParallelKernel = (typeof PARALLEL_KERNELS)[number];
