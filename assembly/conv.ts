@@ -6,7 +6,7 @@
 //
 // Each convolution runs in two phases, so that threads can share it: every thread first unfolds its share of
 // the input channels (rows of the columns matrix), then, once all have, multiplies its share of the output
-// columns (whole GEMM tiles). conv2d and conv2dInt8 run both phases on one thread.
+// columns (whole GEMM tiles). conv2d runs both phases on one thread (the runtime's self-test calls it).
 //
 //   phase 1, thread t:  columns rows  (c, ky, kx) for c in [C·t/T, C·(t+1)/T)
 //   phase 2, thread t:  output columns of tiles [tiles·t/T, tiles·(t+1)/T)
@@ -210,27 +210,15 @@ export function conv2dMultiplyShare(
 }
 
 /**
- * The int8 convolution (see gemm-int8.ts). In `scratch`: the input quantised with its tensor's scale and zero
- * point (unless `inputQuantised`: it is such bytes already), then its im2col (unless pointwise), then a tile of
- * its columns at a time packed for the GEMM. The output is f32, or bytes quantised with `outputScale` and `outputZeroPoint`
- * when outputScale > 0.
+ * The int8 convolution (see gemm-int8.ts), in the same two phases. In `scratch`: the input quantised with its
+ * tensor's scale and zero point (unless `inputQuantised`: it is such bytes already), then its im2col (unless
+ * pointwise), then a tile of its columns at a time packed for the GEMM. The output is f32, or bytes quantised with
+ * `outputScale` and `outputZeroPoint` when outputScale > 0.
  *
  *   scratch: │ quantised input C×H×W │ quantised im2col K×N │ packed tile, per thread │
+ *
+ * Phase 1 for thread `thread` of `threads`: quantises, then unfolds, its share of the channels.
  */
-export function conv2dInt8(
-  input: usize, C: i32, H: i32, W: i32,
-  packedWeights: usize, weightScales: usize, rowSums: usize, bias: usize, M: i32, KH: i32, KW: i32, SH: i32, SW: i32,
-  padTop: i32, padLeft: i32, padBottom: i32, padRight: i32, activationScale: f32, zeroPoint: i32,
-  relu: bool, output: usize, scratch: usize, inputQuantised: bool, outputScale: f32, outputZeroPoint: i32,
-): void {
-  conv2dInt8UnfoldShare(input, C, H, W, KH, KW, SH, SW, padTop, padLeft, padBottom, padRight, activationScale, zeroPoint,
-    scratch, inputQuantised, 0, 1);
-  conv2dInt8MultiplyShare(input, C, H, W, packedWeights, weightScales, rowSums, bias, M, KH, KW, SH, SW,
-    padTop, padLeft, padBottom, padRight, activationScale, zeroPoint, relu, output, scratch, inputQuantised,
-    outputScale, outputZeroPoint, 0, 1);
-}
-
-/** Phase 1 of conv2dInt8 for thread `thread` of `threads`: quantises, then unfolds, its share of the channels. */
 export function conv2dInt8UnfoldShare(
   input: usize, C: i32, H: i32, W: i32, KH: i32, KW: i32, SH: i32, SW: i32,
   padTop: i32, padLeft: i32, padBottom: i32, padRight: i32, activationScale: f32, zeroPoint: i32,
@@ -247,7 +235,7 @@ export function conv2dInt8UnfoldShare(
     scratch + im2colBytes<u8>(C, plane, true), <u8>zeroPoint, thread, threads);
 }
 
-/** Phase 2 of conv2dInt8 for thread `thread` of `threads`: packs and multiplies its share of the output columns. */
+/** Phase 2 of the int8 convolution for thread `thread` of `threads`: packs and multiplies its share of the output columns. */
 export function conv2dInt8MultiplyShare(
   input: usize, C: i32, H: i32, W: i32,
   packedWeights: usize, weightScales: usize, rowSums: usize, bias: usize, M: i32, KH: i32, KW: i32, SH: i32, SW: i32,

@@ -87,7 +87,9 @@ export function lrn(
         squares += v * v;
       }
       const at = <usize>(c * HW + p) << 2;
-      store<f32>(output + at, load<f32>(input + at) / Mathf.pow(bias + scale * squares, beta));
+      // base^beta as exp(beta · ln base): Mathf.pow's edge cases (negative bases, integral exponents) cannot
+      // arise here or give NaN either way, and it would be the largest function of the module.
+      store<f32>(output + at, load<f32>(input + at) / Mathf.exp(beta * Mathf.log(bias + scale * squares)));
     }
   }
 }

@@ -176,31 +176,13 @@ export function packQuantisedColumns(src: usize, rowStride: i32, K: i32, N: i32,
  * C[M × N] (row stride ldc values) from packed int8 weights and activations; `activationScale`/`zeroPoint`
  * describe the activations, `weightScales`/`rowSums`/`bias` (padded to whole panels) the weights. C is f32, or
  * with `outputInverseScale` > 0 quantised bytes: quantise(value, outputInverseScale, outputZeroPoint) of the
- * same f32 value, so that a layer feeding int8 layers hands them bytes.
+ * same f32 value, so that a layer feeding int8 layers hands them bytes. With `sums`, C is instead the raw i32
+ * sums Σₖ A[m][k]·B[k][n] (gemmInt8Sums).
  */
 export function gemmInt8(
   packedA: usize, packedB: usize, C: usize, ldc: i32, M: i32, N: i32, K: i32,
   activationScale: f32, zeroPoint: i32, weightScales: usize, rowSums: usize, bias: usize, relu: bool,
-  outputInverseScale: f32, outputZeroPoint: i32,
-): void {
-  multiplyInt8(packedA, packedB, C, ldc, M, N, K, activationScale, zeroPoint, weightScales, rowSums, bias, relu,
-    outputInverseScale, outputZeroPoint, false);
-}
-
-/**
- * C[M × N] (row stride ldc values) = the raw i32 sums Σₖ A[m][k]·B[k][n] of packed operands, with no epilogue:
- * the int8 Winograd convolution (winograd-int8.ts) finishes them after its output transform.
- */
-export function gemmInt8Sums(packedA: usize, packedB: usize, C: usize, ldc: i32, M: i32, N: i32, K: i32): void {
-  multiplyInt8(packedA, packedB, C, ldc, M, N, K, 0, 0, 0, 0, 0, false, 0, 0, true);
-}
-
-/** gemmInt8, or with `sums` gemmInt8Sums (whose epilogue arguments are unused). */
-// @ts-ignore: decorator
-@inline function multiplyInt8(
-  packedA: usize, packedB: usize, C: usize, ldc: i32, M: i32, N: i32, K: i32,
-  activationScale: f32, zeroPoint: i32, weightScales: usize, rowSums: usize, bias: usize, relu: bool,
-  outputInverseScale: f32, outputZeroPoint: i32, sums: bool,
+  outputInverseScale: f32, outputZeroPoint: i32, sums: bool = false,
 ): void {
   const outputZero = <f32>outputZeroPoint;
   const groups = groupsOf(K);
@@ -223,6 +205,14 @@ export function gemmInt8Sums(packedA: usize, packedB: usize, C: usize, ldc: i32,
       else tile4x8Scalar(a, b, groups, epilogue, relu, c, ldcBytes, rows, cols, outputInverseScale, outputZero, sums);
     }
   }
+}
+
+/**
+ * C[M × N] (row stride ldc values) = the raw i32 sums Σₖ A[m][k]·B[k][n] of packed operands, with no epilogue:
+ * the int8 Winograd convolution (winograd-int8.ts) finishes them after its output transform.
+ */
+export function gemmInt8Sums(packedA: usize, packedB: usize, C: usize, ldc: i32, M: i32, N: i32, K: i32): void {
+  gemmInt8(packedA, packedB, C, ldc, M, N, K, 0, 0, 0, 0, 0, false, 0, 0, true);
 }
 
 /** acc + the 4-lane dot products of a (one row's group, broadcast) with b (four columns' groups). */

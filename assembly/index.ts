@@ -3,15 +3,15 @@
 
 export { GEMM_MR, GEMM_NR, INSTANCE_SCRATCH_BYTES, packGemmWeights, useInstanceScratch } from './gemm';
 export {
-  conv2d, conv2dUnfoldShare, conv2dMultiplyShare, conv2dInt8, conv2dInt8UnfoldShare, conv2dInt8MultiplyShare, convScratchBytes,
+  conv2d, conv2dUnfoldShare, conv2dMultiplyShare, conv2dInt8UnfoldShare, conv2dInt8MultiplyShare, convScratchBytes,
   conv2dPointwiseGroupShare, conv2dInt8PointwiseGroupShare, GROUP_MEMBER_BYTES,
 } from './conv';
-export { winogradConv, winogradConvShare, winogradScratchBytes, winogradTransformWeights, winogradWeightBytes } from './winograd';
+export { winogradConvShare, winogradScratchBytes, winogradTransformWeights, winogradWeightBytes } from './winograd';
 export {
   winogradConvInt8Share, winogradInt8ScratchBytes, winogradInt8TransformScratchBytes, winogradInt8TransformWeights, winogradInt8WeightBytes,
   WINOGRAD_INT8_MAX_CHANNELS,
 } from './winograd-int8';
-export { maxPool2d, maxPool2dQuantised, maxPool2dShare, maxPoolScratchBytes, averagePool2d, globalAveragePool } from './pool';
+export { maxPool2dShare, maxPoolScratchBytes, averagePool2d, globalAveragePool } from './pool';
 export { dense, denseInt8, lrn, softmax, relu } from './dense';
 export { int8WeightBytes, packInt8Weights, activationRange, quantiseActivations } from './gemm-int8';
 export { probeInt8Dot } from './probe';

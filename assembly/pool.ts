@@ -4,7 +4,7 @@
 import { largerOf, largerOf4 } from './lanes';
 import { shareStart } from './share';
 
-/** Scratch maxPool2d needs: one row of column maxima, plus slack for the vector loops' reads and writes past it. */
+/** Scratch maxPool2dShare needs per thread: one row of column maxima, plus slack for the vector loops' reads and writes past it. */
 export function maxPoolScratchBytes(W: i32): usize {
   return <usize>(W + 16) << 2;
 }
@@ -17,28 +17,11 @@ export function maxPoolScratchBytes(W: i32): usize {
  *   2. output[ox]      = max of columnMaxima[x] over the window's columns x (clipped to the row).
  *
  * Windows wholly inside the row take the SIMD path for stride 1 and 2; the few at the row's ends are clipped.
- */
-export function maxPool2d(
-  input: usize, C: i32, H: i32, W: i32, KH: i32, KW: i32, SH: i32, SW: i32,
-  padTop: i32, padLeft: i32, OH: i32, OW: i32, output: usize, scratch: usize,
-): void {
-  maxPool2dShare(input, C, H, W, KH, KW, SH, SW, padTop, padLeft, OH, OW, output, scratch, false, 0, 1);
-}
-
-/**
- * maxPool2d on quantised bytes (the int8 path): quantisation is monotonic, so the maximum of the bytes is the
- * quantised maximum, and sixteen lanes go through each vector operation instead of four.
- */
-export function maxPool2dQuantised(
-  input: usize, C: i32, H: i32, W: i32, KH: i32, KW: i32, SH: i32, SW: i32,
-  padTop: i32, padLeft: i32, OH: i32, OW: i32, output: usize, scratch: usize,
-): void {
-  maxPool2dShare(input, C, H, W, KH, KW, SH, SW, padTop, padLeft, OH, OW, output, scratch, true, 0, 1);
-}
-
-/**
- * maxPool2d, or maxPool2dQuantised if `quantised`, over thread `thread`'s share of the channels; `scratch` holds
- * a row of column maxima per thread (maxPoolScratchBytes(W) bytes each).
+ *
+ * With `quantised`, on quantised bytes (the int8 path): quantisation is monotonic, so the maximum of the bytes is
+ * the quantised maximum, and sixteen lanes go through each vector operation instead of four. This is thread
+ * `thread`'s share of the channels; `scratch` holds a row of column maxima per thread (maxPoolScratchBytes(W)
+ * bytes each).
  */
 export function maxPool2dShare(
   input: usize, C: i32, H: i32, W: i32, KH: i32, KW: i32, SH: i32, SW: i32,

@@ -1,23 +1,25 @@
 // Winograd F(2×2, 3×3) for int8 3×3 stride-1 convolutions, in exact integer arithmetic: the same bits as the
-// direct int8 convolution (conv2dInt8), from 2.25× fewer multiplies. winograd.ts explains the algorithm; here
+// direct int8 convolution (conv.ts's conv2dInt8UnfoldShare, conv2dInt8MultiplyShare), from 2.25× fewer multiplies. winograd.ts explains the algorithm; here
 //
-// - the input is quantised as conv2dInt8 quantises it, then centred: d = q − zeroPoint, in [−255, 255], and 0 in
+// - the input is quantised as the direct convolution quantises it, then centred: d = q − zeroPoint, in [−255, 255], and 0 in
 //   the padding. V = Bᵀ d B adds or subtracts four of them: within ±1020, so i16;
 // - G has halves, so the weights are transformed with 2G: U = (2G) g (2G)ᵀ = 4 · G g Gᵀ, a sum of nine ±int8:
 //   within ±1143, i16 again. U and V meet in the int8 GEMM's i16 dot products (gemm-int8.ts), summed in i32;
 // - Y = Aᵀ M A is then 4 × the direct convolution's Σ w·(q − zeroPoint). i32 sums may wrap along the way, but
 //   wrapping arithmetic is exact modulo 2³², and Y itself fits while C · 9 · 127 · 255 · 4 < 2³¹
-//   (C ≤ WINOGRAD_INT8_MAX_CHANNELS). Y / 4 goes through conv2dInt8's epilogue: × scale, + bias, ReLU, f32 or bytes.
+//   (C ≤ WINOGRAD_INT8_MAX_CHANNELS). Y / 4 goes through the direct convolution's epilogue: × scale, + bias, ReLU, f32 or bytes.
 //
 // A chunk of tile rows at a time, in scratch (each thread its own):
 //
 //   │ V: 16 × C rows of i16 │ M: 16 × M rows of i32 │ centred input rows under the chunk (i16) │ packed tile │ spill │
 //
+// (the packed tile's room also holds an f32 input row quantised to bytes, on its way to the centred rows).
+//
 // V_ξ is packed for the GEMM GEMM_NR tiles at a time (channels in pairs, as packQuantisedColumns packs bytes).
 // SIMD builds transform eight tiles at once on input (i16 lanes) and four on output (i32 lanes).
 
 import { GEMM_MR, GEMM_NR } from './gemm';
-import { gemmInt8Sums, groupsOf, int8WeightBytes, quantise, quantise4 } from './gemm-int8';
+import { gemmInt8Sums, groupsOf, int8WeightBytes, quantise, quantise4, quantiseActivations } from './gemm-int8';
 import { largerOf, largerOf4 } from './lanes';
 import { shareStart } from './share';
 import { storeOutputPairs, winogradTransformWeights, winogradWeightBytes } from './winograd';
@@ -138,10 +140,13 @@ function int8ToFloats(src: usize, n: i32, dst: usize): void {
   const rowsBytes = (<usize>((2 * chunkRows + 2) * centredWidthOf(tileColumns)) << 1) + SLACK_BYTES;
   return centredInputOffset(C, M, chunkRows * tileColumns) + rowsBytes;
 }
-/** After the packed tile, 8 floats where SIMD builds spill the partial last step of an output row. */
+/**
+ * The packed tile's room holds an input row quantised to bytes while the input is transformed. After it, 8 floats
+ * where SIMD builds spill the partial last step of an output row.
+ */
 // @ts-ignore: decorator
-@inline function spillOffset(C: i32, M: i32, chunkRows: i32, tileColumns: i32): usize {
-  return packedTileOffset(C, M, chunkRows, tileColumns) + <usize>groupsOf(C) * GEMM_NR * 4;
+@inline function spillOffset(C: i32, W: i32, M: i32, chunkRows: i32, tileColumns: i32): usize {
+  return packedTileOffset(C, M, chunkRows, tileColumns) + <usize>max(groupsOf(C) * GEMM_NR * 4, W + 16);
 }
 
 /** Scratch bytes winogradConvInt8Share needs for each thread. */
@@ -149,12 +154,12 @@ export function winogradInt8ScratchBytes(
   C: i32, H: i32, W: i32, M: i32, padTop: i32, padLeft: i32, padBottom: i32, padRight: i32,
 ): usize {
   const tileRows = (H + padTop + padBottom - 1) / 2, tileColumns = (W + padLeft + padRight - 1) / 2;
-  return spillOffset(C, M, chunkRowsOf(C, M, tileRows, tileColumns), tileColumns) + 32;
+  return spillOffset(C, W, M, chunkRowsOf(C, M, tileRows, tileColumns), tileColumns) + 32;
 }
 
 /**
- * conv2dInt8 of a 3×3 stride-1 convolution (any padding, C ≤ WINOGRAD_INT8_MAX_CHANNELS), with the same
- * arguments but `transformedWeights` from winogradInt8TransformWeights in place of the packed weights and row sums,
+ * The int8 convolution of a 3×3 stride-1 convolution (any padding, C ≤ WINOGRAD_INT8_MAX_CHANNELS), with the
+ * direct one's arguments but `transformedWeights` from winogradInt8TransformWeights in place of the packed weights and row sums,
  * for thread `thread` of `threads`: its share of the tile rows, with winogradInt8ScratchBytes() bytes of scratch for
  * each thread from `scratch`. The input is f32, or quantised bytes when `inputQuantised`.
  */
@@ -173,7 +178,7 @@ export function winogradConvInt8Share(
   const products = scratch + productsOffset(C, chunkTiles);
   const centredInput = scratch + centredInputOffset(C, M, chunkTiles);
   const packedTile = scratch + packedTileOffset(C, M, chunkRows, tileColumns);
-  const spill = scratch + spillOffset(C, M, chunkRows, tileColumns);
+  const spill = scratch + spillOffset(C, W, M, chunkRows, tileColumns);
   // Columns outside [padLeft, padLeft + W) of the centred rows stay zero from here on.
   memory.fill(centredInput, 0, packedTile - centredInput);
   const weightMatrixBytes = int8WeightBytes(M, C);
@@ -185,7 +190,7 @@ export function winogradConvInt8Share(
     const tiles = rows * tileColumns;
     const vStride = vStrideOf(tiles);
     transformInput(input, inputQuantised, activationScale, zeroPoint, C, H, W, padTop, padLeft, firstRow, rows,
-      tileColumns, transformed, vStride, centredInput);
+      tileColumns, transformed, vStride, centredInput, packedTile);
     for (let xi = 0; xi < 16; xi++) {
       const v = transformed + (<usize>(xi * C * vStride) << 1);
       const m = products + (<usize>(xi * M * tiles) << 2);
@@ -203,12 +208,12 @@ export function winogradConvInt8Share(
 /**
  * V_ξ[c][tile] = (Bᵀ d B)[ξ] for every channel and tile of the chunk (tiles row-major from its first tile row),
  * as winograd.ts's transformInput does it, over the centred input: for each channel, the 2·rows + 2 input rows
- * under the chunk are quantised (unless they are bytes already) and centred into `centredInput` between zeros.
+ * under the chunk are centred into `centredInput` between zeros, f32 ones after quantising them to `quantisedRow`.
  */
 function transformInput(
   input: usize, inputQuantised: bool, activationScale: f32, zeroPoint: i32, C: i32, H: i32, W: i32,
   padTop: i32, padLeft: i32, firstRow: i32, rows: i32, tileColumns: i32, transformed: usize, vStride: i32,
-  centredInput: usize,
+  centredInput: usize, quantisedRow: usize,
 ): void {
   const rowBytes = <usize>centredWidthOf(tileColumns) << 1;
   const positionBytes = <usize>(C * vStride) << 1;
@@ -221,10 +226,14 @@ function transformInput(
       const iy = top + y;
       if (iy < 0 || iy >= H) {
         memory.fill(row, 0, <usize>W << 1);
-      } else if (inputQuantised) {
-        centreBytes(input + plane + <usize>(iy * W), W, zeroPoint, row);
       } else {
-        quantiseCentred(input + ((plane + <usize>(iy * W)) << 2), W, inverseScale, zeroPoint, row);
+        const offset = plane + <usize>(iy * W);
+        let bytes = input + offset;
+        if (!inputQuantised) {
+          quantiseActivations(input + (offset << 2), W, inverseScale, zeroPoint, quantisedRow);
+          bytes = quantisedRow;
+        }
+        centreBytes(bytes, W, zeroPoint, row);
       }
     }
     for (let r = 0; r < rows; r++) {
@@ -237,21 +246,6 @@ function transformInput(
       }
     }
   }
-}
-
-/** dst[i] = quantise(src[i]) − zeroPoint as i16, for n floats at src (quantise as in gemm-int8.ts). */
-function quantiseCentred(src: usize, n: i32, inverseScale: f32, zeroPoint: i32, dst: usize): void {
-  const zero = <f32>zeroPoint;
-  let i = 0;
-  if (ASC_FEATURE_SIMD) {
-    const inverse = f32x4.splat(inverseScale), zeros = f32x4.splat(zero), centre = i16x8.splat(<i16>zeroPoint);
-    for (; i + 8 <= n; i += 8) {
-      const at = src + (<usize>i << 2);
-      const q = i16x8.narrow_i32x4_s(quantise4(v128.load(at), inverse, zeros), quantise4(v128.load(at, 16), inverse, zeros));
-      v128.store(dst + (<usize>i << 1), i16x8.sub(q, centre));
-    }
-  }
-  for (; i < n; i++) store<i16>(dst + (<usize>i << 1), <i16>(quantise(load<f32>(src + (<usize>i << 2)), inverseScale, zero) - zeroPoint));
 }
 
 /** dst[i] = src[i] − zeroPoint as i16, for n bytes at src. */
@@ -343,7 +337,7 @@ function packTransformedTiles(v: usize, vStride: i32, C: i32, dst: usize): void 
 
 /**
  * Y = Aᵀ M A (winograd.ts's transformOutput) for every output channel and tile of the chunk, divided by 4 and
- * finished as conv2dInt8's epilogue finishes a sum (gemm-int8.ts): × activationScale · weightScale[m], + bias[m],
+ * finished as the direct convolution's epilogue finishes a sum (gemm-int8.ts): × activationScale · weightScale[m], + bias[m],
  * ReLU, then stored as f32, or as bytes quantised with outputInverseScale and outputZero when that is > 0.
  */
 function transformOutput(
@@ -411,8 +405,7 @@ function transformOutput(
  * Finishes four tiles' left and right 4× sums and stores the first `count` values of the output row run left,
  * right, left, right, …: f32 (winograd.ts's storeOutputPairs), or bytes, through `spill` if count < 8.
  */
-// @ts-ignore: decorator
-@inline function storeFinishedLanes(
+function storeFinishedLanes(
   dst: usize, left4: v128, right4: v128, count: i32, spill: usize,
   scale: f32, bias: f32, relu: bool, outputInverseScale: f32, outputZero: f32,
 ): void {

@@ -40,7 +40,7 @@ const CHUNK_BYTES: i32 = 1024 * 1024;
  */
 const SLACK_FLOATS: i32 = 8;
 
-/** Position ξ = 4·1 + 1 of the transformed tile adds to all four outputs with weight 1 (see winogradConv). */
+/** Position ξ = 4·1 + 1 of the transformed tile adds to all four outputs with weight 1 (see winogradConvShare). */
 const BIAS_POSITION: i32 = 5;
 
 /** Output channels rounded up to whole GEMM panels. */
@@ -56,7 +56,8 @@ export function winogradWeightBytes(M: i32, C: i32): usize {
 
 /**
  * Transforms weights[M × C × 3 × 3] into U = G g Gᵀ, written at `dst` as 16 matrices packed like
- * packGemmWeights packs an [M × C] matrix (rows past M zero):
+ * packGemmWeights packs an [M × C] matrix. `weights` has room for whole panels of rows: the rows past M are
+ * zeroed here, so that their U is zero. SIMD builds transform a panel's four rows at once, one per lane.
  *
  *   G = │ 1    0    0  │      U_ξ element (m, c) at float ((m / 4 · C + c) · 4 + m % 4)
  *       │ ½    ½    ½  │
@@ -64,52 +65,63 @@ export function winogradWeightBytes(M: i32, C: i32): usize {
  *       │ 0    0    1  │
  */
 export function winogradTransformWeights(weights: usize, M: i32, C: i32, dst: usize): void {
-  if (ASC_FEATURE_SIMD) transformWeights<v128>(weights, M, C, dst);
-  else transformWeights<f32>(weights, M, C, dst);
-}
-
-/** The transform for one row at a time (T = f32), or for a panel's four rows, one per lane (T = v128). */
-// @ts-ignore: decorator
-@inline function transformWeights<T>(weights: usize, M: i32, C: i32, dst: usize): void {
-  const matrixBytes = winogradWeightBytes(M, C) / 16;
-  const rowsPerStep = isVector<T>() ? GEMM_MR : 1;
+  const matrixBytes = winogradWeightBytes(M, C) / 16, rowBytes = <usize>C * 9 * 4;
+  memory.fill(weights + <usize>M * rowBytes, 0, <usize>(panelRows(M) - M) * rowBytes);
+  const rowsPerStep = ASC_FEATURE_SIMD ? GEMM_MR : 1;
   for (let m = 0; m < panelRows(M); m += rowsPerStep) {
     for (let c = 0; c < C; c++) {
-      const g00 = tap<T>(weights, M, C, m, c, 0), g01 = tap<T>(weights, M, C, m, c, 1), g02 = tap<T>(weights, M, C, m, c, 2);
-      const g10 = tap<T>(weights, M, C, m, c, 3), g11 = tap<T>(weights, M, C, m, c, 4), g12 = tap<T>(weights, M, C, m, c, 5);
-      const g20 = tap<T>(weights, M, C, m, c, 6), g21 = tap<T>(weights, M, C, m, c, 7), g22 = tap<T>(weights, M, C, m, c, 8);
+      const g = weights + <usize>m * rowBytes + <usize>c * 36;
       const at = dst + ((<usize>((m / GEMM_MR * C + c) * GEMM_MR + m % GEMM_MR)) << 2);
-      for (let j = 0; j < 4; j++) {
-        // Column j of g·Gᵀ, then G times that column: column j of U.
-        const t0 = rowOfG<T>(j, g00, g01, g02), t1 = rowOfG<T>(j, g10, g11, g12), t2 = rowOfG<T>(j, g20, g21, g22);
-        for (let i = 0; i < 4; i++) store<T>(at + <usize>(4 * i + j) * matrixBytes, rowOfG<T>(i, t0, t1, t2));
-      }
+      if (ASC_FEATURE_SIMD) transformKernels<v128>(g, rowBytes, at, matrixBytes);
+      else transformKernels<f32>(g, rowBytes, at, matrixBytes);
     }
   }
 }
 
-/** Tap k (row-major) of the 3×3 kernel of row m, channel c; 0 for the padding rows past M. As v128: rows m…m+3. */
+/**
+ * U of the 3×3 kernel at g (T = f32), or of four kernels rowBytes apart, one per lane (T = v128): g·Gᵀ row by
+ * row, then G times each column of that, stored as that column of U (positions ξ at at + ξ·matrixBytes).
+ */
 // @ts-ignore: decorator
-@inline function tap<T>(weights: usize, M: i32, C: i32, m: i32, c: i32, k: i32): T {
-  if (!isVector<T>()) return <T>rowTap(weights, M, C, m, c, k);
-  let lanes = f32x4.splat(rowTap(weights, M, C, m, c, k));
-  lanes = f32x4.replace_lane(lanes, 1, rowTap(weights, M, C, m + 1, c, k));
-  lanes = f32x4.replace_lane(lanes, 2, rowTap(weights, M, C, m + 2, c, k));
-  return <T>f32x4.replace_lane(lanes, 3, rowTap(weights, M, C, m + 3, c, k));
+@inline function transformKernels<T>(g: usize, rowBytes: usize, at: usize, matrixBytes: usize): void {
+  const g00 = tap<T>(g, 0, rowBytes), g01 = tap<T>(g, 1, rowBytes), g02 = tap<T>(g, 2, rowBytes);
+  const g10 = tap<T>(g, 3, rowBytes), g11 = tap<T>(g, 4, rowBytes), g12 = tap<T>(g, 5, rowBytes);
+  const g20 = tap<T>(g, 6, rowBytes), g21 = tap<T>(g, 7, rowBytes), g22 = tap<T>(g, 8, rowBytes);
+  storeColumnOfU<T>(at, matrixBytes, g00, g10, g20);
+  storeColumnOfU<T>(at + matrixBytes, matrixBytes, halfSum<T>(g00, g01, g02), halfSum<T>(g10, g11, g12), halfSum<T>(g20, g21, g22));
+  storeColumnOfU<T>(at + 2 * matrixBytes, matrixBytes,
+    halfDifference<T>(g00, g01, g02), halfDifference<T>(g10, g11, g12), halfDifference<T>(g20, g21, g22));
+  storeColumnOfU<T>(at + 3 * matrixBytes, matrixBytes, g02, g12, g22);
 }
 
+/** Tap k (row-major) of the 3×3 kernel at g; as v128, of the four kernels rowBytes apart. */
 // @ts-ignore: decorator
-@inline function rowTap(weights: usize, M: i32, C: i32, m: i32, c: i32, k: i32): f32 {
-  return m < M ? load<f32>(weights + ((<usize>(m * C + c) * 9 + k) << 2)) : 0;
+@inline function tap<T>(g: usize, k: i32, rowBytes: usize): T {
+  const at = g + (<usize>k << 2);
+  if (!isVector<T>()) return load<T>(at);
+  let lanes = v128.load32_zero(at);
+  lanes = v128.load32_lane(at + rowBytes, lanes, 1);
+  lanes = v128.load32_lane(at + 2 * rowBytes, lanes, 2);
+  return <T>v128.load32_lane(at + 3 * rowBytes, lanes, 3);
 }
 
-/** Row i of G times the column (a, b, c). */
+/** G times the column (a, b, c), stored as a column of U: its four positions 4·matrixBytes apart from `at`. */
 // @ts-ignore: decorator
-@inline function rowOfG<T>(i: i32, a: T, b: T, c: T): T {
-  if (i == 0) return a;
-  if (i == 1) return half<T>(add<T>(add<T>(a, b), c));
-  if (i == 2) return half<T>(add<T>(sub<T>(a, b), c));
-  return c;
+@inline function storeColumnOfU<T>(at: usize, matrixBytes: usize, a: T, b: T, c: T): void {
+  store<T>(at, a);
+  store<T>(at + 4 * matrixBytes, halfSum<T>(a, b, c));
+  store<T>(at + 8 * matrixBytes, halfDifference<T>(a, b, c));
+  store<T>(at + 12 * matrixBytes, c);
+}
+
+/** Rows 1 and 2 of G times (a, b, c): ½(a + b + c) and ½(a − b + c). */
+// @ts-ignore: decorator
+@inline function halfSum<T>(a: T, b: T, c: T): T {
+  return half<T>(add<T>(add<T>(a, b), c));
+}
+// @ts-ignore: decorator
+@inline function halfDifference<T>(a: T, b: T, c: T): T {
+  return half<T>(add<T>(sub<T>(a, b), c));
 }
 
 // A chunk covers `chunkRows` tile rows (the last chunk may have fewer): as many as keep its V and M within
@@ -159,7 +171,7 @@ export function winogradTransformWeights(weights: usize, M: i32, C: i32, dst: us
   return zeroBiasOffset(C, M, chunkRows, tileColumns) + (<usize>(panelRows(M) + 8) << 2);
 }
 
-/** Scratch bytes winogradConv needs for this shape (winogradConvShare: this for each thread). */
+/** Scratch bytes winogradConvShare needs for this shape, for each thread. */
 export function winogradScratchBytes(
   C: i32, H: i32, W: i32, M: i32, padTop: i32, padLeft: i32, padBottom: i32, padRight: i32,
 ): usize {
@@ -172,21 +184,11 @@ export function winogradScratchBytes(
  * output[M × OH × OW] = conv3×3(input[C × H × W], weights) + bias, stride 1, any padding, optional ReLU, with
  * `transformedWeights` from winogradTransformWeights and `bias` padded to whole GEMM panels like conv2d's. Writes
  * rows of OH·OW floats at `output` as conv2d does (so it can fill a channel slice of a concat) and nothing else.
- * `scratch` has winogradScratchBytes() bytes.
+ * This is thread `thread`'s share of `threads`: its share of the tile rows, in chunks of its own, with
+ * winogradScratchBytes() bytes of scratch for each thread from `scratch`.
  *
  * The bias enters through one GEMM: Aᵀ has ones in column 1 of both rows, so whatever is added to M at position
  * (1, 1) reaches each of the tile's four outputs once. The other 15 GEMMs add a zero bias.
- */
-export function winogradConv(
-  input: usize, C: i32, H: i32, W: i32, transformedWeights: usize, bias: usize, M: i32,
-  padTop: i32, padLeft: i32, padBottom: i32, padRight: i32, relu: bool, output: usize, scratch: usize,
-): void {
-  winogradConvShare(input, C, H, W, transformedWeights, bias, M, padTop, padLeft, padBottom, padRight, relu, output, scratch, 0, 1);
-}
-
-/**
- * winogradConv for thread `thread` of `threads`: its share of the tile rows, in chunks of its own, with
- * winogradScratchBytes() bytes of scratch for each thread from `scratch`.
  */
 export function winogradConvShare(
   input: usize, C: i32, H: i32, W: i32, transformedWeights: usize, bias: usize, M: i32,

@@ -17,7 +17,7 @@ import { quantizeToQdq } from '../bench/qdq.js';
 import { GOOGLENET_FIXTURES, readFixture } from './support/fixtures.js';
 import { imageLikeBatch } from './support/images.js';
 import { graphToOnnx } from './support/onnx-builder.js';
-import { RawKernels, randomFloats, relativeL2, unverifiedKernels } from './support/raw-kernels.js';
+import { conv2dInt8, RawKernels, randomFloats, relativeL2, unverifiedKernels } from './support/raw-kernels.js';
 import { convOutputSize, referenceConv, referenceDense, type ConvCase } from './support/reference.js';
 
 // Every build, including relaxed-simd, which Node 20 rejects for its int8 dot (not used by this path).
@@ -26,7 +26,7 @@ const int8Model = async (graph: Graph, variant: KernelVariant) =>
 
 const sameBits = (a: Float32Array, b: Float32Array) => a.length === b.length && a.every((v, i) => Object.is(v, b[i]));
 
-describe('conv2dInt8', () => {
+describe('the int8 convolution', () => {
   const cases: ConvCase[] = [
     { C: 7, H: 9, W: 11, M: 9, KH: 1, KW: 1, SH: 1, SW: 1, pads: [0, 0, 0, 0] }, // pointwise, odd K
     { C: 16, H: 6, W: 6, M: 13, KH: 3, KW: 3, SH: 1, SW: 1, pads: [1, 1, 1, 1] },
@@ -60,7 +60,7 @@ describe('conv2dInt8', () => {
         k.packInt8Weights(values, packed, M, K, sums);
         const output = kernels.alloc(M * N), inputAt = kernels.alloc(input.length, input), biasAt = kernels.alloc(bias.length, bias);
         const conv = (from: number, inputQuantised: number, to: number, outputScale: number, outputZeroPoint: number) =>
-          k.conv2dInt8(from, C, H, W, packed, scales, sums, biasAt, M, KH, KW, SH, SW, ...pads, activationScale,
+          conv2dInt8(k, from, C, H, W, packed, scales, sums, biasAt, M, KH, KW, SH, SW, ...pads, activationScale,
             activationZeroPoint, 1, to, scratch, inputQuantised, outputScale, outputZeroPoint);
         conv(inputAt, 0, output, 0, 0);
         const result = kernels.read(output, M * N);
@@ -107,7 +107,7 @@ describe('winogradConvInt8Share', () => {
     { C: 97, H: 9, W: 38, M: 160, KH: 3, KW: 3, SH: 1, SW: 1, pads: [1, 1, 1, 1] }, // chunks of 4 tile rows, then 1
   ];
 
-  it.each(cases.map((spec, i) => [i, spec] as const))('case %i gives the bits of conv2dInt8 in every build, on 1 and 3 threads', async (i, spec) => {
+  it.each(cases.map((spec, i) => [i, spec] as const))('case %i gives the bits of the direct convolution in every build, on 1 and 3 threads', async (i, spec) => {
     const { C, H, W, M, pads } = spec;
     const [OH, OW] = convOutputSize(spec);
     const K = C * 9, N = OH * OW, panels = Math.ceil(M / 4);
@@ -135,7 +135,7 @@ describe('winogradConvInt8Share', () => {
         const bytes = (outputScale ? 1 : 4) * N * M;
         const expected = kernels.alloc(bytes / 4), output = kernels.alloc(bytes / 4 + 8);
         const label = `${variant}, relu ${relu}, bytes in ${inputQuantised}, output scale ${outputScale}`;
-        k.conv2dInt8(from, C, H, W, packed, scales, sums, biasAt, M, 3, 3, 1, 1, ...pads, activationScale, zeroPoint,
+        conv2dInt8(k, from, C, H, W, packed, scales, sums, biasAt, M, 3, 3, 1, 1, ...pads, activationScale, zeroPoint,
           relu, expected, directScratch, inputQuantised, outputScale, outputZeroPoint);
         const valuesAt = (at: number) => new Uint8Array(k.memory.buffer, at, bytes + 32).slice();
         for (const threads of [1, 3]) {

@@ -29,7 +29,7 @@ const CONV_CASES: ConvCase[] = [
 /** Winograd F(2×2, 3×3) is exact in real arithmetic; in f32 its transforms add rounding (the bound). */
 const WINOGRAD_TOLERANCE = 1e-4;
 
-/** 3×3 stride-1 convolutions for winogradConv: odd maps end in half tiles; the last two span several chunks. */
+/** 3×3 stride-1 convolutions for winogradConvShare: odd maps end in half tiles; the last two span several chunks. */
 const WINOGRAD_CASES: ConvCase[] = [
   { C: 3, H: 11, W: 13, M: 5, KH: 3, KW: 3, SH: 1, SW: 1, pads: [1, 1, 1, 1] },
   { C: 1, H: 7, W: 7, M: 9, KH: 3, KW: 3, SH: 1, SW: 1, pads: [1, 1, 1, 1] }, // C = 1, GoogLeNet's smallest map
@@ -97,13 +97,14 @@ describe.each(VARIANTS)('%s build', (variant) => {
     expect(relativeL2(result.subarray(50, 200), referenceConv(spec, input, weights, bias, true))).toBeLessThan(TOLERANCE);
   });
 
-  it.each(WINOGRAD_CASES.map((spec, i) => [i, spec] as const))('winogradConv case %i matches the reference', (i, spec) => {
+  it.each(WINOGRAD_CASES.map((spec, i) => [i, spec] as const))('winogradConvShare case %i matches the reference', (i, spec) => {
     const { C, H, W, M, pads } = spec;
     const [OH, OW] = convOutputSize(spec);
     const k = kernels.exports;
     const input = randomFloats(C * H * W, 60 + i), weights = randomFloats(M * C * 9, 70 + i);
     const bias = randomFloats(Math.ceil(M / 4) * 4, 80 + i);
-    const inputAt = kernels.alloc(input.length, input), rawAt = kernels.alloc(weights.length, weights);
+    // Room for whole panels of rows: the transform zeroes the rows past M.
+    const inputAt = kernels.alloc(input.length, input), rawAt = kernels.alloc(Math.ceil(M / 4) * 4 * C * 9, weights);
     const transformedAt = kernels.alloc(k.winogradWeightBytes(M, C) / 4), biasAt = kernels.alloc(bias.length, bias);
     const scratchAt = kernels.alloc(k.winogradScratchBytes(C, H, W, M, ...pads) / 4);
     k.winogradTransformWeights(rawAt, M, C, transformedAt);
@@ -111,23 +112,23 @@ describe.each(VARIANTS)('%s build', (variant) => {
       const outputAt = kernels.alloc(M * OH * OW + 8);
       const guard = 12345.5;
       kernels.floats(outputAt + M * OH * OW * 4, 8).fill(guard);
-      k.winogradConv(inputAt, C, H, W, transformedAt, biasAt, M, ...pads, +relu, outputAt, scratchAt);
+      k.winogradConvShare(inputAt, C, H, W, transformedAt, biasAt, M, ...pads, +relu, outputAt, scratchAt, 0, 1);
       const expected = referenceConv(spec, input, weights, bias, relu);
       expect(relativeL2(kernels.read(outputAt, expected.length), expected)).toBeLessThan(WINOGRAD_TOLERANCE);
       expect([...kernels.read(outputAt + M * OH * OW * 4, 8)]).toEqual(new Array(8).fill(guard)); // no write past the end
     }
   });
 
-  it('winogradConv writes a channel slice of a wider tensor without touching its neighbours', () => {
+  it('winogradConvShare writes a channel slice of a wider tensor without touching its neighbours', () => {
     const spec: ConvCase = { C: 3, H: 5, W: 7, M: 6, KH: 3, KW: 3, SH: 1, SW: 1, pads: [1, 1, 1, 1] };
     const k = kernels.exports, plane = 5 * 7;
     const input = randomFloats(3 * plane, 6), weights = randomFloats(6 * 27, 7), bias = randomFloats(8, 8);
     const before = randomFloats(2 * plane, 9), after = randomFloats(3 * plane, 10);
     const concat = kernels.alloc(11 * plane, [...before, ...new Array(6 * plane).fill(0), ...after]);
     const transformed = kernels.alloc(k.winogradWeightBytes(6, 3) / 4);
-    k.winogradTransformWeights(kernels.alloc(weights.length, weights), 6, 3, transformed);
-    k.winogradConv(kernels.alloc(input.length, input), 3, 5, 7, transformed, kernels.alloc(8, bias), 6, 1, 1, 1, 1, 1,
-      concat + 2 * plane * 4, kernels.alloc(k.winogradScratchBytes(3, 5, 7, 6, 1, 1, 1, 1) / 4));
+    k.winogradTransformWeights(kernels.alloc(8 * 27, weights), 6, 3, transformed);
+    k.winogradConvShare(kernels.alloc(input.length, input), 3, 5, 7, transformed, kernels.alloc(8, bias), 6, 1, 1, 1, 1, 1,
+      concat + 2 * plane * 4, kernels.alloc(k.winogradScratchBytes(3, 5, 7, 6, 1, 1, 1, 1) / 4), 0, 1);
     const result = kernels.read(concat, 11 * plane);
     expect(result.subarray(0, 2 * plane)).toEqual(before);
     expect(result.subarray(8 * plane)).toEqual(after);
@@ -140,13 +141,13 @@ describe.each(VARIANTS)('%s build', (variant) => {
     const input = randomFloats(C * H * W, 40 + i);
     const inputAt = kernels.alloc(input.length, input), outputAt = kernels.alloc(C * OH * OW);
     const rowScratch = kernels.alloc(kernels.exports.maxPoolScratchBytes(W) / 4);
-    kernels.exports.maxPool2d(inputAt, C, H, W, KH, KW, SH, SW, pads[0], pads[1], OH, OW, outputAt, rowScratch);
+    kernels.exports.maxPool2dShare(inputAt, C, H, W, KH, KW, SH, SW, pads[0], pads[1], OH, OW, outputAt, rowScratch, 0, 0, 1);
     expect(kernels.read(outputAt, C * OH * OW)).toEqual(Float32Array.from(referencePool(spec, input, 'max'))); // max is exact
     // On quantised bytes: exactly the quantised f32 maxima (quantisation is monotonic).
     const [inverseScale, zeroPoint] = [Math.fround(255 / 4), 128];
     const inputBytes = kernels.alloc(input.length), outputBytes = kernels.alloc(C * OH * OW), expectedBytes = kernels.alloc(C * OH * OW);
     kernels.exports.quantiseActivations(inputAt, input.length, inverseScale, zeroPoint, inputBytes);
-    kernels.exports.maxPool2dQuantised(inputBytes, C, H, W, KH, KW, SH, SW, pads[0], pads[1], OH, OW, outputBytes, rowScratch);
+    kernels.exports.maxPool2dShare(inputBytes, C, H, W, KH, KW, SH, SW, pads[0], pads[1], OH, OW, outputBytes, rowScratch, 1, 0, 1);
     kernels.exports.quantiseActivations(outputAt, C * OH * OW, inverseScale, zeroPoint, expectedBytes);
     const bytesAt = (at: number) => [...new Uint8Array(kernels.exports.memory.buffer, at, C * OH * OW)];
     expect(bytesAt(outputBytes)).toEqual(bytesAt(expectedBytes));

@@ -19,7 +19,7 @@ import { collectActivationRanges } from '../src/runtime/calibrate.js';
 import { Model } from '../src/runtime/model.js';
 import { GOOGLENET_FIXTURES, readFixture } from './support/fixtures.js';
 import { imageLikeBatch } from './support/images.js';
-import { RawKernels, randomFloats, readBuild } from './support/raw-kernels.js';
+import { conv2dInt8, RawKernels, randomFloats, readBuild } from './support/raw-kernels.js';
 import { convOutputSize, type ConvCase } from './support/reference.js';
 
 const VARIANTS: KernelVariant[] = ['scalar', 'simd', 'relaxed-simd'];
@@ -78,7 +78,7 @@ describe.each(VARIANTS)('share kernels, %s build', (variant) => {
     };
 
     const f32 = outputOf(1, false, (output, scratch) => k.conv2d(...f32Args(output, scratch)));
-    const int8 = outputOf(1, true, (output, scratch) => k.conv2dInt8(...int8Args(output, scratch)));
+    const int8 = outputOf(1, true, (output, scratch) => conv2dInt8(k, ...int8Args(output, scratch)));
     expect(new Set(f32).size).toBeGreaterThan(M); // not degenerate
     for (const threads of [2, 3, 5]) {
       const f32Shared = outputOf(threads, false, (output, scratch) => {
@@ -96,21 +96,21 @@ describe.each(VARIANTS)('share kernels, %s build', (variant) => {
     }
   });
 
-  it('winogradConvShare: every split gives winogradConv\'s bits', async () => {
+  it('winogradConvShare: every split gives the one-thread bits', async () => {
     const kernels = await RawKernels.load(variant);
     const k = kernels.exports;
     const [C, H, W, M, pads] = [6, 23, 19, 10, [1, 1, 1, 1] as const];
     const [OH, OW] = [H, W];
     const weights = randomFloats(M * C * 9, 140), input = randomFloats(C * H * W, 141);
     const transformed = kernels.alloc(k.winogradWeightBytes(M, C) / 4);
-    k.winogradTransformWeights(kernels.alloc(weights.length, weights), M, C, transformed);
+    k.winogradTransformWeights(kernels.alloc(Math.ceil(M / 4) * 4 * C * 9, weights), M, C, transformed);
     const inputAt = kernels.alloc(input.length, input), biasAt = kernels.alloc(12, randomFloats(12, 142));
     const outputOf = (threads: number, run: (output: number, scratch: number) => void) => {
       const output = kernels.alloc(M * OH * OW), scratch = kernels.alloc((k.winogradScratchBytes(C, H, W, M, ...pads) * threads) / 4);
       run(output, scratch);
       return kernels.read(output, M * OH * OW);
     };
-    const single = outputOf(1, (output, scratch) => k.winogradConv(inputAt, C, H, W, transformed, biasAt, M, ...pads, 1, output, scratch));
+    const single = outputOf(1, (output, scratch) => k.winogradConvShare(inputAt, C, H, W, transformed, biasAt, M, ...pads, 1, output, scratch, 0, 1));
     expect(new Set(single).size).toBeGreaterThan(M);
     for (const threads of [2, 3, 16]) {
       const shared = outputOf(threads, (output, scratch) => {
@@ -161,7 +161,7 @@ describe.each(VARIANTS)('share kernels, %s build', (variant) => {
         members.forEach((m, i) => {
           if (!int8) k.conv2d(inputAt, C, H, W, m.packed, m.bias, m.M, 1, 1, 1, 1, 0, 0, 0, 0, m.relu, outputs[i], scratch);
           else {
-            k.conv2dInt8(inputAt, C, H, W, m.int8Packed, m.scales, m.sums, m.bias, m.M, 1, 1, 1, 1, 0, 0, 0, 0, scale, zeroPoint,
+            conv2dInt8(k, inputAt, C, H, W, m.int8Packed, m.scales, m.sums, m.bias, m.M, 1, 1, 1, 1, 0, 0, 0, 0, scale, zeroPoint,
               m.relu, outputs[i], scratch, 0, m.outputScale, m.outputZeroPoint);
           }
         });
@@ -177,7 +177,7 @@ describe.each(VARIANTS)('share kernels, %s build', (variant) => {
     }
   });
 
-  it('maxPool2dShare: every split gives maxPool2d\'s and maxPool2dQuantised\'s bits', async () => {
+  it('maxPool2dShare: every split gives the one-thread bits, in f32 and on bytes', async () => {
     const kernels = await RawKernels.load(variant);
     const k = kernels.exports;
     const [C, H, W, K, S, pad] = [5, 13, 29, 3, 2, 1];
@@ -192,8 +192,7 @@ describe.each(VARIANTS)('share kernels, %s build', (variant) => {
         run(output, scratch);
         return kernels.read(output, C * OH * OW);
       };
-      const pool = quantised ? k.maxPool2dQuantised : k.maxPool2d;
-      const single = outputOf(1, (output, scratch) => pool(from, C, H, W, K, K, S, S, pad, pad, OH, OW, output, scratch));
+      const single = outputOf(1, (output, scratch) => k.maxPool2dShare(from, C, H, W, K, K, S, S, pad, pad, OH, OW, output, scratch, quantised, 0, 1));
       for (const threads of [2, 3, 7]) {
         const shared = outputOf(threads, (output, scratch) => {
           for (const t of lastFirst(threads)) k.maxPool2dShare(from, C, H, W, K, K, S, S, pad, pad, OH, OW, output, scratch, quantised, t, threads);

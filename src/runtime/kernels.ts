@@ -65,16 +65,12 @@ export interface KernelExports {
   winogradScratchBytes(
     C: number, H: number, W: number, M: number, padTop: number, padLeft: number, padBottom: number, padRight: number,
   ): number;
-  winogradConv(
-    input: Ptr, C: number, H: number, W: number, transformedWeights: Ptr, bias: Ptr, M: number,
-    padTop: number, padLeft: number, padBottom: number, padRight: number, relu: number, output: Ptr, scratch: Ptr,
-  ): void;
   winogradConvShare(
     input: Ptr, C: number, H: number, W: number, transformedWeights: Ptr, bias: Ptr, M: number,
     padTop: number, padLeft: number, padBottom: number, padRight: number, relu: number, output: Ptr, scratch: Ptr,
     thread: number, threads: number,
   ): void;
-  /** Winograd F(2×2, 3×3) for int8 3×3 stride-1 convolutions, bit-identical to conv2dInt8 (assembly/winograd-int8.ts). */
+  /** Winograd F(2×2, 3×3) for int8 3×3 stride-1 convolutions, bit-identical to the direct int8 convolution (assembly/winograd-int8.ts). */
   WINOGRAD_INT8_MAX_CHANNELS: WebAssembly.Global;
   winogradInt8WeightBytes(M: number, C: number): number;
   winogradInt8TransformScratchBytes(C: number): number;
@@ -87,14 +83,6 @@ export interface KernelExports {
     padTop: number, padLeft: number, padBottom: number, padRight: number, activationScale: number, zeroPoint: number,
     relu: number, output: Ptr, scratch: Ptr, inputQuantised: number, outputScale: number, outputZeroPoint: number,
     thread: number, threads: number,
-  ): void;
-  maxPool2d(
-    input: Ptr, C: number, H: number, W: number, KH: number, KW: number, SH: number, SW: number,
-    padTop: number, padLeft: number, OH: number, OW: number, output: Ptr, scratch: Ptr,
-  ): void;
-  maxPool2dQuantised(
-    input: Ptr, C: number, H: number, W: number, KH: number, KW: number, SH: number, SW: number,
-    padTop: number, padLeft: number, OH: number, OW: number, output: Ptr, scratch: Ptr,
   ): void;
   maxPool2dShare(
     input: Ptr, C: number, H: number, W: number, KH: number, KW: number, SH: number, SW: number,
@@ -121,13 +109,6 @@ export interface KernelExports {
     C: number, H: number, W: number, KH: number, KW: number, SH: number, SW: number,
     padTop: number, padLeft: number, padBottom: number, padRight: number, int8: number, threads: number,
   ): number;
-  conv2dInt8(
-    input: Ptr, C: number, H: number, W: number,
-    packedWeights: Ptr, weightScales: Ptr, rowSums: Ptr, bias: Ptr, M: number, KH: number, KW: number, SH: number, SW: number,
-    padTop: number, padLeft: number, padBottom: number, padRight: number,
-    activationScale: number, zeroPoint: number, relu: number, output: Ptr, scratch: Ptr,
-    inputQuantised: number, outputScale: number, outputZeroPoint: number,
-  ): void;
   conv2dInt8UnfoldShare(
     input: Ptr, C: number, H: number, W: number, KH: number, KW: number, SH: number, SW: number,
     padTop: number, padLeft: number, padBottom: number, padRight: number, activationScale: number, zeroPoint: number,

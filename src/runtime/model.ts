@@ -307,6 +307,8 @@ class WeightLayout {
       largestRawBytes = Math.max(largestRawBytes, count * (precision === 'f32' ? 4 : 1));
       if (isWinogradConv(node, precision, inChannels, kernels)) {
         if (precision === 'f32') {
+          // The transform zeroes the staged rows past outChannels, up to whole panels.
+          largestRawBytes = Math.max(largestRawBytes, rows * depth * 4);
           reserve(node.weight, exports.winogradWeightBytes(outChannels, inChannels), (at) => {
             this.writeFloats(weight, this.staging);
             exports.winogradTransformWeights(this.staging, outChannels, inChannels, at);
