@@ -1,13 +1,15 @@
 // Winograd F(2×2, 3×3) for int8 3×3 stride-1 convolutions, in exact integer arithmetic: the same bits as the
-// direct int8 convolution (conv.ts's conv2dInt8UnfoldShare, conv2dInt8MultiplyShare), from 2.25× fewer multiplies. winograd.ts explains the algorithm; here
+// direct int8 convolution (conv.ts's conv2dInt8UnfoldShare and conv2dInt8MultiplyShare) from 2.25× fewer
+// multiplies. winograd.ts explains the algorithm; here
 //
-// - the input is quantised as the direct convolution quantises it, then centred: d = q − zeroPoint, in [−255, 255], and 0 in
-//   the padding. V = Bᵀ d B adds or subtracts four of them: within ±1020, so i16;
+// - the input is quantised as the direct convolution quantises it, then centred: d = q − zeroPoint, in
+//   [−255, 255], and 0 in the padding. V = Bᵀ d B adds or subtracts four of them: within ±1020, so i16;
 // - G has halves, so the weights are transformed with 2G: U = (2G) g (2G)ᵀ = 4 · G g Gᵀ, a sum of nine ±int8:
 //   within ±1143, i16 again. U and V meet in the int8 GEMM's i16 dot products (gemm-int8.ts), summed in i32;
 // - Y = Aᵀ M A is then 4 × the direct convolution's Σ w·(q − zeroPoint). i32 sums may wrap along the way, but
 //   wrapping arithmetic is exact modulo 2³², and Y itself fits while C · 9 · 127 · 255 · 4 < 2³¹
-//   (C ≤ WINOGRAD_INT8_MAX_CHANNELS). Y / 4 goes through the direct convolution's epilogue: × scale, + bias, ReLU, f32 or bytes.
+//   (C ≤ WINOGRAD_INT8_MAX_CHANNELS). Y / 4 goes through the direct convolution's epilogue: × scale, + bias,
+//   ReLU, f32 or bytes.
 //
 // A chunk of tile rows at a time, in scratch (each thread its own):
 //

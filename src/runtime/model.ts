@@ -116,7 +116,7 @@ export class Model {
     const activationRanges = options.activationRanges ?? {};
     const quantised = precision === 'int8' ? quantisedTensors(graph, activationRanges) : new Map<string, string>();
     const plan = planMemory(graph, shapes, (tensor) => (quantised.has(tensor) ? 1 : 4));
-    const weights = new WeightLayout(graph, kernels, precision);
+    const weights = new WeightLayout(graph, shapes, kernels, precision);
     const scratchBytes = Math.max(
       weights.largestRawBytes, ...graph.nodes.map((node) => layerScratchBytes(node, shapes, kernels, precision)),
     );
@@ -274,7 +274,7 @@ class WeightLayout {
   private base = 0;
   private staging = 0;
 
-  constructor(graph: Graph, private readonly kernels: Kernels, precision: Precision) {
+  constructor(graph: Graph, shapes: Map<string, number[]>, private readonly kernels: Kernels, precision: Precision) {
     let cursor = 0;
     let largestRawBytes = 0;
     const reserve = (key: string, bytes: number, write?: (at: number) => void) => {
@@ -305,7 +305,7 @@ class WeightLayout {
       const count = elementCount(weight.dims), depth = count / outChannels, inChannels = weight.dims[1];
       // Staged as float32 for the f32 packers, as int8 values for packInt8Weights and the int8 Winograd transform.
       largestRawBytes = Math.max(largestRawBytes, count * (precision === 'f32' ? 4 : 1));
-      if (isWinogradConv(node, precision, inChannels, kernels)) {
+      if (isWinogradConv(node, precision, shapes, kernels)) {
         if (precision === 'f32') {
           // The transform zeroes the staged rows past outChannels, up to whole panels.
           largestRawBytes = Math.max(largestRawBytes, rows * depth * 4);
@@ -398,7 +398,7 @@ function layerScratchBytes(node: Node, shapes: Map<string, number[]>, kernels: K
   if (node.op !== 'Conv' && node.op !== 'MaxPool') return 0;
   const [, C, H, W] = shapes.get(node.inputs[0])!;
   if (node.op === 'MaxPool') return kernels.exports.maxPoolScratchBytes(W) * kernels.parallel.threads;
-  if (node.op === 'Conv' && isWinogradConv(node, precision, C, kernels)) {
+  if (node.op === 'Conv' && isWinogradConv(node, precision, shapes, kernels)) {
     const scratchBytes = precision === 'f32' ? kernels.exports.winogradScratchBytes : kernels.exports.winogradInt8ScratchBytes;
     return scratchBytes(C, H, W, shapes.get(node.output)![1], ...node.pads) * kernels.parallel.threads;
   }
@@ -464,13 +464,19 @@ function quantisationOf(tensor: string, context: StepContext): { quantisation: A
  * 3×3 stride-1 convolutions (any padding; the IR has groups and dilation 1 only) run as Winograd F(2×2, 3×3),
  * 2.25× fewer multiplies than the direct convolution: in f32 (assembly/winograd.ts) within rounding of it, in int8
  * (assembly/winograd-int8.ts) with its exact bits, up to WINOGRAD_INT8_MAX_CHANNELS input channels. Every build
- * takes this path, so that the scalar build stays the reference of the SIMD ones; every map size too: GoogLeNet's
- * 7×7 layers were measured 1.2–2.1× faster than direct as well (f32).
+ * takes this path, so that the scalar build stays the reference of the SIMD ones. In f32 every map size does too:
+ * GoogLeNet's 7×7 layers were measured 1.2–2.1× faster than direct as well. In int8 the transformed weights take
+ * 1.8× the memory of the direct ones (i16 either way), so maps under WINOGRAD_INT8_MIN_PIXELS stay direct:
+ * GoogLeNet's 7×7 layers would gain 0.8 ms of 36 for 1.9 MB.
  */
-function isWinogradConv(node: ConvNode, precision: Precision, inChannels: number, kernels: Kernels): boolean {
-  return node.kernel[0] === 3 && node.kernel[1] === 3 && node.stride[0] === 1 && node.stride[1] === 1 &&
-    (precision === 'f32' || inChannels <= kernels.exports.WINOGRAD_INT8_MAX_CHANNELS.value);
+function isWinogradConv(node: ConvNode, precision: Precision, shapes: Map<string, number[]>, kernels: Kernels): boolean {
+  if (node.kernel[0] !== 3 || node.kernel[1] !== 3 || node.stride[0] !== 1 || node.stride[1] !== 1) return false;
+  const [, C, H, W] = shapes.get(node.inputs[0])!;
+  return precision === 'f32' || (C <= kernels.exports.WINOGRAD_INT8_MAX_CHANNELS.value && H * W >= WINOGRAD_INT8_MIN_PIXELS);
 }
+
+/** The smallest input map (H·W) an int8 3×3 convolution runs as Winograd on (see isWinogradConv). */
+const WINOGRAD_INT8_MIN_PIXELS = 14 * 14;
 
 function compileWinogradConv(node: ConvNode, context: StepContext): Step {
   const { kernels: { parallel }, shapes, tensorAt, weightAt, scratchAt } = context;
@@ -516,7 +522,7 @@ function compileInt8Conv(node: ConvNode, context: StepContext): Step {
   const { q, measure } = inputQuantisation(inputName, context);
   const inputQuantised = +quantised.has(inputName);
   const out = outputQuantisation(node, context);
-  if (isWinogradConv(node, 'int8', C, kernels)) {
+  if (isWinogradConv(node, 'int8', shapes, kernels)) {
     return () => {
       measure();
       parallel.run('winogradConvInt8Share', [input, C, H, W, packed, scales, bias, M, top, left, bottom, right,
@@ -582,7 +588,7 @@ function compileStep(node: Node, context: StepContext): Step {
   switch (node.op) {
     case 'Conv': {
       if (context.precision === 'int8') return compileInt8Conv(node, context);
-      if (isWinogradConv(node, context.precision, C, kernels)) return compileWinogradConv(node, context);
+      if (isWinogradConv(node, context.precision, shapes, kernels)) return compileWinogradConv(node, context);
       const [KH, KW] = node.kernel, [SH, SW] = node.stride, [top, left, bottom, right] = node.pads;
       const M = outDims[1], packed = weightAt(node.weight), bias = weightAt(biasKey(node)), relu = +node.relu;
       const { parallel } = kernels, unfolds = !isPointwiseConv(node);
