@@ -1,18 +1,22 @@
 // Convolution NCHW (groups 1, dilation 1) as GEMM: output[M × OH·OW] = W[M × C·KH·KW] · columns.
 // A 1×1 stride-1 unpadded convolution multiplies the input directly (its rows are already the columns);
-// anything else first unfolds the input into `scratch` with im2col — f32 values for the f32 path, the
-// quantised bytes for the int8 path (a quarter of the bytes, and each input value quantised once, not KH·KW
-// times).
+// anything else unfolds the input with im2col — f32 values for the f32 path, the quantised bytes for the int8
+// path (a quarter of the bytes, and each input value quantised once, not KH·KW times) — a band of output rows at a
+// time, into a buffer small enough to stay in L2, and multiplies each band as soon as it is unfolded.
 //
-// Each convolution runs in two phases, so that threads can share it: every thread first unfolds its share of
-// the input channels (rows of the columns matrix), then, once all have, multiplies its share of the output
-// columns (whole GEMM tiles). conv2d runs both phases on one thread (the runtime's self-test calls it).
+// Threads share a convolution by output rows (a pointwise one by whole GEMM tiles of its columns), each with its
+// own band buffer. The int8 convolution first quantises its input, each thread a share of the channels (phase
+// 1), since different threads' bands read overlapping input rows; then each multiplies its rows (phase 2).
 //
-//   phase 1, thread t:  columns rows  (c, ky, kx) for c in [C·t/T, C·(t+1)/T)
-//   phase 2, thread t:  output columns of tiles [tiles·t/T, tiles·(t+1)/T)
+//   f32, thread t:          for each band of rows [OH·t/T, OH·(t+1)/T):  im2col → GEMM
+//   int8 phase 1, thread t: quantise channels [C·t/T, C·(t+1)/T)
+//   int8 phase 2, thread t: for each band of its rows: im2col of the bytes → pack a tile, GEMM, next tile
 import { gemm, GEMM_NR, gemmScratchBytes, multiplySliver, packSliver } from './gemm';
 import { gemmInt8, groupsOf, packQuantisedColumns, quantiseActivations } from './gemm-int8';
 import { shareStart } from './share';
+
+/** Bytes of one band's im2col at most (unless a single output row needs more). */
+const BAND_BYTES: i32 = 256 * 1024;
 
 /** Output extent of one spatial axis; the runtime resolves ceil mode before calling. */
 // @ts-ignore: decorator
@@ -20,20 +24,32 @@ import { shareStart } from './share';
   return (size + padBegin + padEnd - kernel) / stride + 1;
 }
 
+/** Output rows per band: as many as fit BAND_BYTES, at least one, at most a thread's share of the OH rows. */
+// @ts-ignore: decorator
+@inline function bandRowsOf(K: i32, OH: i32, OW: i32, valueBytes: i32, threads: i32): i32 {
+  return max(1, min((OH + threads - 1) / threads, BAND_BYTES / (K * OW * valueBytes)));
+}
+
 /**
- * Scratch bytes a convolution needs (the runtime sizes its scratch area with this). f32: the im2col matrix
- * unless pointwise, then the GEMM's packed sliver of it for each of `threads` threads. int8: the quantised input,
- * its im2col matrix unless pointwise, then one packed tile of GEMM_NR columns (k in pairs of i16) per thread.
+ * Scratch bytes a convolution needs (the runtime sizes its scratch area with this), with `threads` threads. f32:
+ * for each thread, a band's im2col unless pointwise, then the GEMM's packed sliver of it. int8: the quantised input,
+ * then for each thread a band's im2col of it unless pointwise and one packed tile of GEMM_NR columns (k in pairs of
+ * i16).
  */
 export function convScratchBytes(
   C: i32, H: i32, W: i32, KH: i32, KW: i32, SH: i32, SW: i32,
   padTop: i32, padLeft: i32, padBottom: i32, padRight: i32, int8: bool, threads: i32,
 ): usize {
-  const N = outputExtent(H, KH, SH, padTop, padBottom) * outputExtent(W, KW, SW, padLeft, padRight);
-  const K = C * KH * KW;
-  const unfolded = !isPointwise(KH, KW, SH, SW, padTop, padLeft, padBottom, padRight);
-  if (!int8) return im2colBytes<f32>(K, N, unfolded) + <usize>threads * gemmScratchBytes(K);
-  return im2colBytes<u8>(C, H * W, true) + im2colBytes<u8>(K, N, unfolded) + <usize>threads * packedColumnsBytes(K, GEMM_NR);
+  const OH = outputExtent(H, KH, SH, padTop, padBottom), OW = outputExtent(W, KW, SW, padLeft, padRight);
+  const K = C * KH * KW, pointwise = isPointwise(KH, KW, SH, SW, padTop, padLeft, padBottom, padRight);
+  if (!int8) return <usize>threads * (bandBytes(K, OH, OW, 4, pointwise, threads) + gemmScratchBytes(K));
+  return im2colBytes<u8>(C, H * W, true) + <usize>threads * (bandBytes(K, OH, OW, 1, pointwise, threads) + packedColumnsBytes(K, GEMM_NR));
+}
+
+/** Bytes of a thread's band buffer of `valueBytes`-byte values (none for a pointwise convolution). */
+// @ts-ignore: decorator
+@inline function bandBytes(K: i32, OH: i32, OW: i32, valueBytes: i32, pointwise: bool, threads: i32): usize {
+  return pointwise ? 0 : <usize>(K * bandRowsOf(K, OH, OW, valueBytes, threads) * OW + 64) * valueBytes;
 }
 
 /** A [rows × columns] matrix of T, with slack for the tile over-reads of its last row (none if `needed` is false). */
@@ -60,12 +76,11 @@ export function convScratchBytes(
  *
  * The runs it copies are short (one output row, often 7–56 values), so it copies them with v128 moves that may
  * run up to 15 bytes past the run: the excess lands where the next writes go (or in the slack after the
- * matrix), and the reads stay within the slack after the input. No move writes at or past `writeLimit`, where
- * another thread's rows begin: a run that would is copied exactly.
+ * matrix), and the reads stay within the slack after the input.
  */
 function im2col<T>(
   input: usize, C: i32, H: i32, W: i32, KH: i32, KW: i32, SH: i32, SW: i32,
-  padTop: i32, padLeft: i32, OH: i32, OW: i32, columns: usize, padValue: T, writeLimit: usize,
+  padTop: i32, padLeft: i32, OH: i32, OW: i32, columns: usize, padValue: T,
 ): void {
   const size = sizeof<T>();
   let dst = columns;
@@ -85,9 +100,9 @@ function im2col<T>(
             const row = plane + <usize>(iy * W + kx - padLeft) * size;
             const runDst = dst + <usize>oxBegin * size;
             if (SW == 1) {
-              copyRun(runDst, row + <usize>oxBegin * size, <usize>(oxEnd - oxBegin) * size, writeLimit);
+              copyRun(runDst, row + <usize>oxBegin * size, <usize>(oxEnd - oxBegin) * size);
             } else if (SW == 2) {
-              copyEveryOther<T>(runDst, row + <usize>(oxBegin * 2) * size, oxEnd - oxBegin, writeLimit);
+              copyEveryOther<T>(runDst, row + <usize>(oxBegin * 2) * size, oxEnd - oxBegin);
             } else {
               for (let ox = oxBegin; ox < oxEnd; ox++) {
                 store<T>(dst + <usize>ox * size, load<T>(row + <usize>(ox * SW) * size));
@@ -108,10 +123,10 @@ function im2col<T>(
   for (let i = 0; i < count; i++) store<T>(dst + <usize>i * sizeof<T>(), value);
 }
 
-/** Copies `bytes` bytes, in 16-byte moves when SIMD is on and they stay below writeLimit (see im2col). */
+/** Copies `bytes` bytes, in 16-byte moves when SIMD is on (see im2col). */
 // @ts-ignore: decorator
-@inline function copyRun(dst: usize, src: usize, bytes: usize, writeLimit: usize): void {
-  if (!ASC_FEATURE_SIMD || dst + ((bytes + 15) & ~15) > writeLimit) {
+@inline function copyRun(dst: usize, src: usize, bytes: usize): void {
+  if (!ASC_FEATURE_SIMD) {
     memory.copy(dst, src, bytes);
     return;
   }
@@ -120,15 +135,13 @@ function im2col<T>(
 
 /**
  * dst[i] = src[2i] for i < count; SIMD builds take eight bytes or four floats per step and, like copyRun, may
- * write up to 15 bytes past the run (never at or past writeLimit) and read up to 31 bytes past src[2·count].
+ * write up to 15 bytes past the run and read up to 31 bytes past src[2·count].
  *
  *   load src, src+16:  [x0 x1 x2 x3] [x4 x5 x6 x7]  →  shuffle even lanes  →  [x0 x2 x4 x6]   (bytes alike)
  */
 // @ts-ignore: decorator
-@inline function copyEveryOther<T>(dst: usize, src: usize, count: i32, writeLimit: usize): void {
-  const perStep = sizeof<T>() == 1 ? 8 : 4;
-  const vectorBytes = <usize>((count + perStep - 1) / perStep) * (sizeof<T>() == 1 ? 8 : 16);
-  if (!ASC_FEATURE_SIMD || dst + vectorBytes > writeLimit) {
+@inline function copyEveryOther<T>(dst: usize, src: usize, count: i32): void {
+  if (!ASC_FEATURE_SIMD) {
     for (let i = 0; i < count; i++) store<T>(dst + <usize>i * sizeof<T>(), load<T>(src + <usize>(2 * i) * sizeof<T>()));
   } else if (sizeof<T>() == 1) {
     for (let i = 0; i < count; i += 8) {
@@ -143,23 +156,6 @@ function im2col<T>(
   }
 }
 
-/**
- * Phase 1 for thread `thread` of `threads`: unfolds its share of the input channels of T into the columns
- * matrix at `columns` (whose other rows other threads write meanwhile).
- */
-function unfoldChannelShare<T>(
-  input: usize, C: i32, H: i32, W: i32, KH: i32, KW: i32, SH: i32, SW: i32,
-  padTop: i32, padLeft: i32, padBottom: i32, padRight: i32, columns: usize, padValue: T, thread: i32, threads: i32,
-): void {
-  const OH = outputExtent(H, KH, SH, padTop, padBottom), OW = outputExtent(W, KW, SW, padLeft, padRight);
-  const first = shareStart(C, thread, threads), end = shareStart(C, thread + 1, threads);
-  const channelBytes = <usize>(KH * KW * OH * OW) * sizeof<T>();
-  // The last share may run into the slack after the matrix; the others stop where the next share begins.
-  const writeLimit = thread + 1 == threads ? <usize>-1 : columns + <usize>end * channelBytes;
-  im2col<T>(input + <usize>(first * H * W) * sizeof<T>(), end - first, H, W, KH, KW, SH, SW, padTop, padLeft, OH, OW,
-    columns + <usize>first * channelBytes, padValue, writeLimit);
-}
-
 /** Output columns [start, end) of thread `thread`'s share: whole GEMM tiles, so that no tile is split. */
 // @ts-ignore: decorator
 @inline function columnShareStart(N: i32, thread: i32, threads: i32): i32 {
@@ -168,7 +164,8 @@ function unfoldChannelShare<T>(
 
 /**
  * output[M×OH×OW] = conv(input[C×H×W], weights) + bias, optional ReLU. `packedWeights` come from
- * packGemmWeights over the [M × C·KH·KW] weight matrix; `scratch` has convScratchBytes(…, 1) bytes.
+ * packGemmWeights over the [M × C·KH·KW] weight matrix; `scratch` has convScratchBytes(…, 1) bytes. One thread
+ * (the runtime's self-test calls it).
  */
 export function conv2d(
   input: usize, C: i32, H: i32, W: i32,
@@ -176,88 +173,99 @@ export function conv2d(
   padTop: i32, padLeft: i32, padBottom: i32, padRight: i32,
   relu: bool, output: usize, scratch: usize,
 ): void {
-  conv2dUnfoldShare(input, C, H, W, KH, KW, SH, SW, padTop, padLeft, padBottom, padRight, scratch, 0, 1);
-  conv2dMultiplyShare(input, C, H, W, packedWeights, bias, M, KH, KW, SH, SW, padTop, padLeft, padBottom, padRight,
+  conv2dShare(input, C, H, W, packedWeights, bias, M, KH, KW, SH, SW, padTop, padLeft, padBottom, padRight,
     relu, output, scratch, 0, 1);
 }
 
-/** Phase 1 of conv2d for thread `thread` of `threads` (nothing to do for a pointwise convolution). */
-export function conv2dUnfoldShare(
-  input: usize, C: i32, H: i32, W: i32, KH: i32, KW: i32, SH: i32, SW: i32,
-  padTop: i32, padLeft: i32, padBottom: i32, padRight: i32, scratch: usize, thread: i32, threads: i32,
-): void {
-  if (isPointwise(KH, KW, SH, SW, padTop, padLeft, padBottom, padRight)) return;
-  unfoldChannelShare<f32>(input, C, H, W, KH, KW, SH, SW, padTop, padLeft, padBottom, padRight, scratch, 0, thread, threads);
-}
-
-/**
- * Phase 2 of conv2d for thread `thread` of `threads`: its share of the output columns, with a packed sliver of
- * its own after the im2col matrix (`scratch` has convScratchBytes(…, threads) bytes).
- */
-export function conv2dMultiplyShare(
+/** conv2d for thread `thread` of `threads`: its share of the output (`scratch` has convScratchBytes(…, threads) bytes). */
+export function conv2dShare(
   input: usize, C: i32, H: i32, W: i32,
   packedWeights: usize, bias: usize, M: i32, KH: i32, KW: i32, SH: i32, SW: i32,
   padTop: i32, padLeft: i32, padBottom: i32, padRight: i32,
   relu: bool, output: usize, scratch: usize, thread: i32, threads: i32,
 ): void {
-  const N = outputExtent(H, KH, SH, padTop, padBottom) * outputExtent(W, KW, SW, padLeft, padRight);
-  const K = C * KH * KW;
-  const pointwise = isPointwise(KH, KW, SH, SW, padTop, padLeft, padBottom, padRight);
-  const columns = pointwise ? input : scratch;
-  const sliver = scratch + im2colBytes<f32>(K, N, !pointwise) + <usize>thread * gemmScratchBytes(K);
-  const first = columnShareStart(N, thread, threads), end = columnShareStart(N, thread + 1, threads);
-  gemm(packedWeights, columns + (<usize>first << 2), N, output + (<usize>first << 2), N, M, end - first, K, bias, relu, sliver);
+  const OH = outputExtent(H, KH, SH, padTop, padBottom), OW = outputExtent(W, KW, SW, padLeft, padRight);
+  const N = OH * OW, K = C * KH * KW, pointwise = isPointwise(KH, KW, SH, SW, padTop, padLeft, padBottom, padRight);
+  const bandSize = bandBytes(K, OH, OW, 4, pointwise, threads);
+  const band = scratch + <usize>thread * (bandSize + gemmScratchBytes(K)), sliver = band + bandSize;
+  if (pointwise) {
+    const first = columnShareStart(N, thread, threads), end = columnShareStart(N, thread + 1, threads);
+    gemm(packedWeights, input + (<usize>first << 2), N, output + (<usize>first << 2), N, M, end - first, K, bias, relu, sliver);
+    return;
+  }
+  const bandRows = bandRowsOf(K, OH, OW, 4, threads), end = shareStart(OH, thread + 1, threads);
+  for (let oy = shareStart(OH, thread, threads); oy < end; oy += bandRows) {
+    // Output rows [oy, oy + rows) are those of a convolution whose padding starts oy·SH rows further up.
+    const rows = min(bandRows, end - oy), columns = rows * OW;
+    im2col<f32>(input, C, H, W, KH, KW, SH, SW, padTop - oy * SH, padLeft, rows, OW, band, 0);
+    gemm(packedWeights, band, columns, output + (<usize>(oy * OW) << 2), N, M, columns, K, bias, relu, sliver);
+  }
 }
 
 /**
- * The int8 convolution (see gemm-int8.ts), in the same two phases. In `scratch`: the input quantised with its
- * tensor's scale and zero point (unless `inputQuantised`: it is such bytes already), then its im2col (unless
- * pointwise), then a tile of its columns at a time packed for the GEMM. The output is f32, or bytes quantised with
- * `outputScale` and `outputZeroPoint` when outputScale > 0.
- *
- *   scratch: │ quantised input C×H×W │ quantised im2col K×N │ packed tile, per thread │
- *
- * Phase 1 for thread `thread` of `threads`: quantises, then unfolds, its share of the channels.
+ * Phase 1 of the int8 convolution (see gemm-int8.ts) for thread `thread` of `threads`: quantises its share of the
+ * input's channels with the tensor's scale and zero point into the start of `scratch` (skipped when the input is
+ * such bytes already). Also phase 1 of an int8 pointwise group.
  */
-export function conv2dInt8UnfoldShare(
-  input: usize, C: i32, H: i32, W: i32, KH: i32, KW: i32, SH: i32, SW: i32,
-  padTop: i32, padLeft: i32, padBottom: i32, padRight: i32, activationScale: f32, zeroPoint: i32,
-  scratch: usize, inputQuantised: bool, thread: i32, threads: i32,
+export function conv2dInt8QuantiseShare(
+  input: usize, C: i32, HW: i32, activationScale: f32, zeroPoint: i32, scratch: usize, thread: i32, threads: i32,
 ): void {
-  const plane = H * W;
-  if (!inputQuantised) {
-    const first = shareStart(C, thread, threads), end = shareStart(C, thread + 1, threads);
-    quantiseActivations(input + (<usize>(first * plane) << 2), (end - first) * plane, 1 / activationScale, zeroPoint,
-      scratch + <usize>(first * plane));
-  }
-  if (isPointwise(KH, KW, SH, SW, padTop, padLeft, padBottom, padRight)) return;
-  unfoldChannelShare<u8>(inputQuantised ? input : scratch, C, H, W, KH, KW, SH, SW, padTop, padLeft, padBottom, padRight,
-    scratch + im2colBytes<u8>(C, plane, true), <u8>zeroPoint, thread, threads);
+  const first = shareStart(C, thread, threads), end = shareStart(C, thread + 1, threads);
+  quantiseActivations(input + (<usize>(first * HW) << 2), (end - first) * HW, 1 / activationScale, zeroPoint,
+    scratch + <usize>(first * HW));
 }
 
-/** Phase 2 of the int8 convolution for thread `thread` of `threads`: packs and multiplies its share of the output columns. */
-export function conv2dInt8MultiplyShare(
+/**
+ * Phase 2 of the int8 convolution for thread `thread` of `threads`: its share of the output. The quantised input
+ * is `input` if `inputQuantised`, else phase 1's bytes in `scratch`. The output is f32, or bytes quantised with
+ * `outputScale` and `outputZeroPoint` when outputScale > 0.
+ *
+ *   scratch: │ quantised input C×H×W │ per thread: band of the quantised im2col │ packed tile │
+ */
+export function conv2dInt8Share(
   input: usize, C: i32, H: i32, W: i32,
   packedWeights: usize, weightScales: usize, rowSums: usize, bias: usize, M: i32, KH: i32, KW: i32, SH: i32, SW: i32,
   padTop: i32, padLeft: i32, padBottom: i32, padRight: i32, activationScale: f32, zeroPoint: i32,
   relu: bool, output: usize, scratch: usize, inputQuantised: bool, outputScale: f32, outputZeroPoint: i32,
   thread: i32, threads: i32,
 ): void {
-  const N = outputExtent(H, KH, SH, padTop, padBottom) * outputExtent(W, KW, SW, padLeft, padRight);
-  const K = C * KH * KW;
-  const pointwise = isPointwise(KH, KW, SH, SW, padTop, padLeft, padBottom, padRight);
-  const unfolded = scratch + im2colBytes<u8>(C, H * W, true);
-  const columns = pointwise ? (inputQuantised ? input : scratch) : unfolded;
-  const first = columnShareStart(N, thread, threads), end = columnShareStart(N, thread + 1, threads);
-  // One packed tile of columns per thread, multiplied while it is in L1.
-  const packed = unfolded + im2colBytes<u8>(K, N, !pointwise) + <usize>thread * packedColumnsBytes(K, GEMM_NR);
+  const OH = outputExtent(H, KH, SH, padTop, padBottom), OW = outputExtent(W, KW, SW, padLeft, padRight);
+  const N = OH * OW, K = C * KH * KW, pointwise = isPointwise(KH, KW, SH, SW, padTop, padLeft, padBottom, padRight);
+  const quantisedInput = inputQuantised ? input : scratch;
+  const bandSize = bandBytes(K, OH, OW, 1, pointwise, threads);
+  const band = scratch + im2colBytes<u8>(C, H * W, true) + <usize>thread * (bandSize + packedColumnsBytes(K, GEMM_NR));
+  const packed = band + bandSize;
   const outputInverseScale: f32 = outputScale > 0 ? 1 / outputScale : 0;
-  const valueBytes: usize = outputScale > 0 ? 1 : 4;
-  for (let n0 = first; n0 < end; n0 += GEMM_NR) {
-    const cols = min(GEMM_NR, end - n0);
-    packQuantisedColumns(columns + <usize>n0, N, K, cols, zeroPoint, packed);
-    gemmInt8(packedWeights, packed, output + <usize>n0 * valueBytes, N, M, cols, K, activationScale, zeroPoint,
-      weightScales, rowSums, bias, relu, outputInverseScale, outputZeroPoint);
+  if (pointwise) {
+    const first = columnShareStart(N, thread, threads), end = columnShareStart(N, thread + 1, threads);
+    multiplyQuantisedColumns(quantisedInput + <usize>first, N, end - first, K, packed, packedWeights, weightScales, rowSums,
+      bias, M, activationScale, zeroPoint, relu, output, N, first, outputInverseScale, outputZeroPoint);
+    return;
+  }
+  const bandRows = bandRowsOf(K, OH, OW, 1, threads), end = shareStart(OH, thread + 1, threads);
+  for (let oy = shareStart(OH, thread, threads); oy < end; oy += bandRows) {
+    const rows = min(bandRows, end - oy), columns = rows * OW;
+    im2col<u8>(quantisedInput, C, H, W, KH, KW, SH, SW, padTop - oy * SH, padLeft, rows, OW, band, <u8>zeroPoint);
+    multiplyQuantisedColumns(band, columns, columns, K, packed, packedWeights, weightScales, rowSums, bias, M,
+      activationScale, zeroPoint, relu, output, N, oy * OW, outputInverseScale, outputZeroPoint);
+  }
+}
+
+/**
+ * Output columns [firstColumn, firstColumn + count) (of N) of the int8 convolution, from `count` columns of its
+ * quantised (im2col) matrix at `columns`, rows `rowStride` bytes apart: each GEMM_NR-column tile is packed into
+ * `packed` and multiplied while it is in L1.
+ */
+function multiplyQuantisedColumns(
+  columns: usize, rowStride: i32, count: i32, K: i32, packed: usize,
+  packedWeights: usize, weightScales: usize, rowSums: usize, bias: usize, M: i32, activationScale: f32, zeroPoint: i32,
+  relu: bool, output: usize, N: i32, firstColumn: i32, outputInverseScale: f32, outputZeroPoint: i32,
+): void {
+  const valueBytes: usize = outputInverseScale > 0 ? 1 : 4;
+  for (let n0 = 0; n0 < count; n0 += GEMM_NR) {
+    packQuantisedColumns(columns + <usize>n0, rowStride, K, min(GEMM_NR, count - n0), zeroPoint, packed);
+    gemmInt8(packedWeights, packed, output + <usize>(firstColumn + n0) * valueBytes, N, M, min(GEMM_NR, count - n0), K,
+      activationScale, zeroPoint, weightScales, rowSums, bias, relu, outputInverseScale, outputZeroPoint);
   }
 }
 
@@ -298,8 +306,8 @@ export function conv2dPointwiseGroupShare(
 }
 
 /**
- * Phase 2 of a pointwise group in int8 for thread `thread` of `threads` (phase 1 is conv2dInt8UnfoldShare of a
- * 1×1 convolution, which quantises the input): its share of the column tiles, each packed once.
+ * Phase 2 of a pointwise group in int8 for thread `thread` of `threads` (phase 1 is conv2dInt8QuantiseShare): its
+ * share of the column tiles, each packed once.
  */
 export function conv2dInt8PointwiseGroupShare(
   input: usize, C: i32, HW: i32, activationScale: f32, zeroPoint: i32, inputQuantised: bool,

@@ -3,7 +3,7 @@
 
 export { GEMM_MR, GEMM_NR, INSTANCE_SCRATCH_BYTES, packGemmWeights, useInstanceScratch } from './gemm';
 export {
-  conv2d, conv2dUnfoldShare, conv2dMultiplyShare, conv2dInt8UnfoldShare, conv2dInt8MultiplyShare, convScratchBytes,
+  conv2d, conv2dShare, conv2dInt8QuantiseShare, conv2dInt8Share, convScratchBytes,
   conv2dPointwiseGroupShare, conv2dInt8PointwiseGroupShare, GROUP_MEMBER_BYTES,
 } from './conv';
 export { winogradConvShare, winogradScratchBytes, winogradTransformWeights, winogradWeightBytes } from './winograd';

@@ -24,6 +24,7 @@ const CONV_CASES: ConvCase[] = [
   { C: 5, H: 10, W: 8, M: 4, KH: 2, KW: 3, SH: 3, SW: 2, pads: [0, 1, 2, 0] }, // asymmetric everything
   { C: 6, H: 8, W: 8, M: 12, KH: 1, KW: 1, SH: 2, SW: 2, pads: [0, 0, 0, 0] }, // strided 1×1 goes through im2col
   { C: 2, H: 9, W: 45, M: 5, KH: 3, KW: 3, SH: 2, SW: 2, pads: [1, 1, 1, 1] }, // stride 2: several vector steps per run
+  { C: 40, H: 30, W: 60, M: 6, KH: 3, KW: 3, SH: 2, SW: 2, pads: [1, 1, 1, 1] }, // im2col in bands of 6 output rows
 ];
 
 /** Winograd F(2×2, 3×3) is exact in real arithmetic; in f32 its transforms add rounding (the bound). */

@@ -31,6 +31,7 @@ const CASES: ConvCase[] = [
   { C: 3, H: 20, W: 17, M: 8, KH: 7, KW: 7, SH: 2, SW: 2, pads: [3, 3, 3, 3] },
   { C: 4, H: 9, W: 45, M: 5, KH: 3, KW: 3, SH: 2, SW: 2, pads: [1, 1, 1, 1] }, // stride 2: vector runs at share ends
   { C: 2, H: 3, W: 3, M: 3, KH: 3, KW: 3, SH: 1, SW: 1, pads: [1, 1, 1, 1] }, // fewer tiles and channels than threads
+  { C: 128, H: 24, W: 112, M: 6, KH: 3, KW: 3, SH: 2, SW: 2, pads: [1, 1, 1, 1] }, // several im2col bands per share
 ];
 
 const sameBits = (a: ArrayLike<number>, b: ArrayLike<number>) => a.length === b.length && Array.from(a).every((v, i) => Object.is(v, b[i]));
@@ -56,7 +57,7 @@ function uploadWeights(kernels: RawKernels, M: number, K: number, seed: number) 
 const lastFirst = (threads: number) => Array.from({ length: threads }, (_, i) => threads - 1 - i);
 
 describe.each(VARIANTS)('share kernels, %s build', (variant) => {
-  it.each(CASES.map((spec, i) => [i, spec] as const))('case %i: every split gives conv2d\'s and conv2dInt8\'s bits', async (i, spec) => {
+  it.each(CASES.map((spec, i) => [i, spec] as const))('case %i: every split gives the one-thread bits, f32 and int8', async (i, spec) => {
     const { C, H, W, M, KH, KW, SH, SW, pads } = spec;
     const [OH, OW] = convOutputSize(spec);
     const K = C * KH * KW, N = OH * OW;
@@ -82,15 +83,12 @@ describe.each(VARIANTS)('share kernels, %s build', (variant) => {
     expect(new Set(f32).size).toBeGreaterThan(M); // not degenerate
     for (const threads of [2, 3, 5]) {
       const f32Shared = outputOf(threads, false, (output, scratch) => {
-        for (const t of lastFirst(threads)) k.conv2dUnfoldShare(inputAt, C, H, W, KH, KW, SH, SW, ...pads, scratch, t, threads);
-        for (const t of lastFirst(threads)) k.conv2dMultiplyShare(...f32Args(output, scratch), t, threads);
+        for (const t of lastFirst(threads)) k.conv2dShare(...f32Args(output, scratch), t, threads);
       });
       expect(sameBits(f32Shared, f32), `f32, ${threads} shares`).toBe(true);
       const int8Shared = outputOf(threads, true, (output, scratch) => {
-        for (const t of lastFirst(threads)) {
-          k.conv2dInt8UnfoldShare(inputAt, C, H, W, KH, KW, SH, SW, ...pads, scale, zeroPoint, scratch, 0, t, threads);
-        }
-        for (const t of lastFirst(threads)) k.conv2dInt8MultiplyShare(...int8Args(output, scratch), t, threads);
+        for (const t of lastFirst(threads)) k.conv2dInt8QuantiseShare(inputAt, C, H * W, scale, zeroPoint, scratch, t, threads);
+        for (const t of lastFirst(threads)) k.conv2dInt8Share(...int8Args(output, scratch), t, threads);
       });
       expect(sameBits(int8Shared, int8), `int8, ${threads} shares`).toBe(true);
     }
@@ -152,7 +150,7 @@ describe.each(VARIANTS)('share kernels, %s build', (variant) => {
         if (!int8) {
           for (const t of lastFirst(threads)) k.conv2dPointwiseGroupShare(inputAt, C, N, table, members.length, scratch, t, threads);
         } else {
-          for (const t of lastFirst(threads)) k.conv2dInt8UnfoldShare(inputAt, C, H, W, 1, 1, 1, 1, 0, 0, 0, 0, scale, zeroPoint, scratch, 0, t, threads);
+          for (const t of lastFirst(threads)) k.conv2dInt8QuantiseShare(inputAt, C, H * W, scale, zeroPoint, scratch, t, threads);
           for (const t of lastFirst(threads)) {
             k.conv2dInt8PointwiseGroupShare(inputAt, C, N, scale, zeroPoint, 0, table, members.length, scratch, t, threads);
           }

@@ -43,11 +43,7 @@ export interface KernelExports {
     padTop: number, padLeft: number, padBottom: number, padRight: number,
     relu: number, output: Ptr, scratch: Ptr,
   ): void;
-  conv2dUnfoldShare(
-    input: Ptr, C: number, H: number, W: number, KH: number, KW: number, SH: number, SW: number,
-    padTop: number, padLeft: number, padBottom: number, padRight: number, scratch: Ptr, thread: number, threads: number,
-  ): void;
-  conv2dMultiplyShare(
+  conv2dShare(
     input: Ptr, C: number, H: number, W: number,
     packedWeights: Ptr, bias: Ptr, M: number, KH: number, KW: number, SH: number, SW: number,
     padTop: number, padLeft: number, padBottom: number, padRight: number,
@@ -109,17 +105,15 @@ export interface KernelExports {
     C: number, H: number, W: number, KH: number, KW: number, SH: number, SW: number,
     padTop: number, padLeft: number, padBottom: number, padRight: number, int8: number, threads: number,
   ): number;
-  conv2dInt8UnfoldShare(
-    input: Ptr, C: number, H: number, W: number, KH: number, KW: number, SH: number, SW: number,
-    padTop: number, padLeft: number, padBottom: number, padRight: number, activationScale: number, zeroPoint: number,
-    scratch: Ptr, inputQuantised: number, thread: number, threads: number,
+  conv2dInt8QuantiseShare(
+    input: Ptr, C: number, HW: number, activationScale: number, zeroPoint: number, scratch: Ptr, thread: number, threads: number,
   ): void;
-  conv2dInt8MultiplyShare(
+  conv2dInt8Share(
     input: Ptr, C: number, H: number, W: number,
     packedWeights: Ptr, weightScales: Ptr, rowSums: Ptr, bias: Ptr, M: number, KH: number, KW: number, SH: number, SW: number,
-    padTop: number, padLeft: number, padBottom: number, padRight: number,
-    activationScale: number, zeroPoint: number, relu: number, output: Ptr, scratch: Ptr,
-    inputQuantised: number, outputScale: number, outputZeroPoint: number, thread: number, threads: number,
+    padTop: number, padLeft: number, padBottom: number, padRight: number, activationScale: number, zeroPoint: number,
+    relu: number, output: Ptr, scratch: Ptr, inputQuantised: number, outputScale: number, outputZeroPoint: number,
+    thread: number, threads: number,
   ): void;
   probeInt8Dot(): number;
 }

@@ -19,7 +19,7 @@ import { dequantizePerChannel, quantizePerChannel } from '../format/quantize.js'
 import { seededRandom } from '../graph/googlenet.js';
 import type { ConvNode, Graph, Node, QuantizedWeight, Weight } from '../graph/ir.js';
 import { planMemory, alignUp, type MemoryPlan } from '../graph/plan.js';
-import { groupPointwiseSiblings, isPointwiseConv, pointwiseGroups } from '../graph/schedule.js';
+import { groupPointwiseSiblings, pointwiseGroups } from '../graph/schedule.js';
 import { elementCount, inferShapes } from '../graph/shapes.js';
 import { classify, type ClassifyOptions, type ImageInput, type Prediction } from './classify.js';
 import { quantisedTensors } from './quantised-tensors.js';
@@ -532,11 +532,8 @@ function compileInt8Conv(node: ConvNode, context: StepContext): Step {
   const rowSums = weightAt(rowSumsKey(node));
   return () => {
     measure();
-    if (!(inputQuantised && isPointwiseConv(node))) {
-      parallel.run('conv2dInt8UnfoldShare', [input, C, H, W, KH, KW, SH, SW, top, left, bottom, right, q.scale, q.zeroPoint,
-        scratchAt, inputQuantised]);
-    }
-    parallel.run('conv2dInt8MultiplyShare', [input, C, H, W, packed, scales, rowSums, bias, M, KH, KW, SH, SW,
+    if (!inputQuantised) parallel.run('conv2dInt8QuantiseShare', [input, C, H * W, q.scale, q.zeroPoint, scratchAt]);
+    parallel.run('conv2dInt8Share', [input, C, H, W, packed, scales, rowSums, bias, M, KH, KW, SH, SW,
       top, left, bottom, right, q.scale, q.zeroPoint, relu, output, scratchAt, inputQuantised, out.scale, out.zeroPoint]);
   };
 }
@@ -569,9 +566,7 @@ function compilePointwiseGroup(members: ConvNode[], tableAt: number, context: St
   const inputQuantised = +quantised.has(inputName);
   return () => {
     measure();
-    if (!inputQuantised) {
-      parallel.run('conv2dInt8UnfoldShare', [input, C, H, W, 1, 1, 1, 1, 0, 0, 0, 0, q.scale, q.zeroPoint, scratchAt, 0]);
-    }
+    if (!inputQuantised) parallel.run('conv2dInt8QuantiseShare', [input, C, H * W, q.scale, q.zeroPoint, scratchAt]);
     parallel.run('conv2dInt8PointwiseGroupShare', [input, C, H * W, q.scale, q.zeroPoint, inputQuantised, tableAt,
       members.length, scratchAt]);
   };
@@ -591,12 +586,9 @@ function compileStep(node: Node, context: StepContext): Step {
       if (isWinogradConv(node, context.precision, shapes, kernels)) return compileWinogradConv(node, context);
       const [KH, KW] = node.kernel, [SH, SW] = node.stride, [top, left, bottom, right] = node.pads;
       const M = outDims[1], packed = weightAt(node.weight), bias = weightAt(biasKey(node)), relu = +node.relu;
-      const { parallel } = kernels, unfolds = !isPointwiseConv(node);
-      return () => {
-        if (unfolds) parallel.run('conv2dUnfoldShare', [input, C, H, W, KH, KW, SH, SW, top, left, bottom, right, scratchAt]);
-        parallel.run('conv2dMultiplyShare', [input, C, H, W, packed, bias, M, KH, KW, SH, SW, top, left, bottom, right,
-          relu, output, scratchAt]);
-      };
+      const { parallel } = kernels;
+      return () => parallel.run('conv2dShare', [input, C, H, W, packed, bias, M, KH, KW, SH, SW, top, left, bottom, right,
+        relu, output, scratchAt]);
     }
     case 'MaxPool': {
       const [KH, KW] = node.kernel, [SH, SW] = node.stride, [top, left] = node.pads;

@@ -15,8 +15,7 @@ import { host, type ThreadPort } from './host.js';
 import type { KernelExports } from './kernels.js';
 
 export const PARALLEL_KERNELS = [
-  'conv2dUnfoldShare', 'conv2dMultiplyShare', 'conv2dInt8UnfoldShare', 'conv2dInt8MultiplyShare', 'winogradConvShare',
-  'winogradConvInt8Share',
+  'conv2dShare', 'conv2dInt8QuantiseShare', 'conv2dInt8Share', 'winogradConvShare', 'winogradConvInt8Share',
   'conv2dPointwiseGroupShare', 'conv2dInt8PointwiseGroupShare', 'maxPool2dShare',
 ] as const;
 export type ParallelKernel = (typeof PARALLEL_KERNELS)[number];

@@ -74,12 +74,12 @@ export async function unverifiedKernels(variant: KernelVariant): Promise<Kernels
   return describeKernels(variant, instance.exports as unknown as KernelExports);
 }
 
-/** conv2dInt8MultiplyShare's arguments without `thread, threads`. */
-type Int8ConvArguments = Parameters<KernelExports['conv2dInt8MultiplyShare']> extends [...infer A, number, number] ? A : never;
+/** conv2dInt8Share's arguments without `thread, threads`. */
+type Int8ConvArguments = Parameters<KernelExports['conv2dInt8Share']> extends [...infer A, number, number] ? A : never;
 
 /** The int8 convolution on one thread: both phases (assembly/conv.ts), as the runtime runs them. */
 export function conv2dInt8(k: KernelExports, ...args: Int8ConvArguments): void {
-  const [input, C, H, W, , , , , , KH, KW, SH, SW, top, left, bottom, right, scale, zeroPoint, , , scratch, inputQuantised] = args;
-  k.conv2dInt8UnfoldShare(input, C, H, W, KH, KW, SH, SW, top, left, bottom, right, scale, zeroPoint, scratch, inputQuantised, 0, 1);
-  k.conv2dInt8MultiplyShare(...args, 0, 1);
+  const [input, C, H, W, , , , , , , , , , , , , , scale, zeroPoint, , , scratch, inputQuantised] = args;
+  if (!inputQuantised) k.conv2dInt8QuantiseShare(input, C, H * W, scale, zeroPoint, scratch, 0, 1);
+  k.conv2dInt8Share(...args, 0, 1);
 }
