@@ -24,7 +24,7 @@ import { GEMM_MR, GEMM_NR } from './gemm';
 import { gemmInt8Sums, groupsOf, int8WeightBytes, quantise, quantise4, quantiseActivations } from './gemm-int8';
 import { largerOf, largerOf4 } from './lanes';
 import { shareStart } from './share';
-import { storeOutputPairs, winogradTransformWeights, winogradWeightBytes } from './winograd';
+import { add, storeOutputPairs, sub, transformInputTiles, winogradTransformWeights, winogradWeightBytes } from './winograd';
 
 /** The most input channels whose sums stay exact in i32 (see the top of this file). */
 export const WINOGRAD_INT8_MAX_CHANNELS: i32 = 1841;
@@ -243,8 +243,8 @@ function transformInput(
       const patchRow = centredInput + <usize>(2 * r) * rowBytes;
       for (let tx = 0; tx < tileColumns; tx += INPUT_LANES) {
         const patch = patchRow + (<usize>(2 * tx) << 1), at = dst + (<usize>tx << 1);
-        if (ASC_FEATURE_SIMD) transformInputTiles<v128>(patch, rowBytes, at, positionBytes);
-        else transformInputTiles<i32>(patch, rowBytes, at, positionBytes);
+        if (ASC_FEATURE_SIMD) transformInputTiles<v128, i16>(patch, rowBytes, at, positionBytes);
+        else transformInputTiles<i32, i16>(patch, rowBytes, at, positionBytes);
       }
     }
   }
@@ -260,56 +260,6 @@ function centreBytes(src: usize, n: i32, zeroPoint: i32, dst: usize): void {
     }
   }
   for (; i < n; i++) store<i16>(dst + (<usize>i << 1), <i16>(<i32>load<u8>(src + <usize>i) - zeroPoint));
-}
-
-/**
- * Bᵀ d B (winograd.ts's transformInputTiles) for the tile(s) whose centred patches start at `patch`; stores
- * position ξ at at + ξ·positionBytes. T is i32 (one tile) or v128 (eight tiles, one per i16 lane).
- */
-// @ts-ignore: decorator
-@inline function transformInputTiles<T>(patch: usize, rowBytes: usize, at: usize, positionBytes: usize): void {
-  let row = patch;
-  const d00 = patchColumn<T>(row, 0), d01 = patchColumn<T>(row, 1), d02 = patchColumn<T>(row, 2), d03 = patchColumn<T>(row, 3);
-  row += rowBytes;
-  const d10 = patchColumn<T>(row, 0), d11 = patchColumn<T>(row, 1), d12 = patchColumn<T>(row, 2), d13 = patchColumn<T>(row, 3);
-  row += rowBytes;
-  const d20 = patchColumn<T>(row, 0), d21 = patchColumn<T>(row, 1), d22 = patchColumn<T>(row, 2), d23 = patchColumn<T>(row, 3);
-  row += rowBytes;
-  const d30 = patchColumn<T>(row, 0), d31 = patchColumn<T>(row, 1), d32 = patchColumn<T>(row, 2), d33 = patchColumn<T>(row, 3);
-  const h00 = sub16<T>(d00, d02), h01 = add16<T>(d01, d02), h02 = sub16<T>(d02, d01), h03 = sub16<T>(d01, d03);
-  const h10 = sub16<T>(d10, d12), h11 = add16<T>(d11, d12), h12 = sub16<T>(d12, d11), h13 = sub16<T>(d11, d13);
-  const h20 = sub16<T>(d20, d22), h21 = add16<T>(d21, d22), h22 = sub16<T>(d22, d21), h23 = sub16<T>(d21, d23);
-  const h30 = sub16<T>(d30, d32), h31 = add16<T>(d31, d32), h32 = sub16<T>(d32, d31), h33 = sub16<T>(d31, d33);
-  storeV<T>(at, sub16<T>(h00, h20)); at += positionBytes;
-  storeV<T>(at, sub16<T>(h01, h21)); at += positionBytes;
-  storeV<T>(at, sub16<T>(h02, h22)); at += positionBytes;
-  storeV<T>(at, sub16<T>(h03, h23)); at += positionBytes;
-  storeV<T>(at, add16<T>(h10, h20)); at += positionBytes;
-  storeV<T>(at, add16<T>(h11, h21)); at += positionBytes;
-  storeV<T>(at, add16<T>(h12, h22)); at += positionBytes;
-  storeV<T>(at, add16<T>(h13, h23)); at += positionBytes;
-  storeV<T>(at, sub16<T>(h20, h10)); at += positionBytes;
-  storeV<T>(at, sub16<T>(h21, h11)); at += positionBytes;
-  storeV<T>(at, sub16<T>(h22, h12)); at += positionBytes;
-  storeV<T>(at, sub16<T>(h23, h13)); at += positionBytes;
-  storeV<T>(at, sub16<T>(h10, h30)); at += positionBytes;
-  storeV<T>(at, sub16<T>(h11, h31)); at += positionBytes;
-  storeV<T>(at, sub16<T>(h12, h32)); at += positionBytes;
-  storeV<T>(at, sub16<T>(h13, h33));
-}
-
-/** Column j of the centred patch row at `row` for each tile of the step: every other i16 from j. */
-// @ts-ignore: decorator
-@inline function patchColumn<T>(row: usize, j: i32): T {
-  const at = row + (<usize>j << 1);
-  if (isVector<T>()) return v128.shuffle<i16>(v128.load(at), v128.load(at, 16), 0, 2, 4, 6, 8, 10, 12, 14);
-  return <T>load<i16>(at);
-}
-
-// @ts-ignore: decorator
-@inline function storeV<T>(at: usize, v: T): void {
-  if (isVector<T>()) v128.store(at, v);
-  else store<i16>(at, <i16>v);
 }
 
 /**
@@ -388,12 +338,12 @@ function transformOutput(
   const m20 = load<T>(at), m21 = load<T>(at + positionBytes), m22 = load<T>(at + 2 * positionBytes), m23 = load<T>(at + 3 * positionBytes);
   at += 4 * positionBytes;
   const m30 = load<T>(at), m31 = load<T>(at + positionBytes), m32 = load<T>(at + 2 * positionBytes), m33 = load<T>(at + 3 * positionBytes);
-  const s00 = add32<T>(add32<T>(m00, m10), m20), s01 = add32<T>(add32<T>(m01, m11), m21);
-  const s02 = add32<T>(add32<T>(m02, m12), m22), s03 = add32<T>(add32<T>(m03, m13), m23);
-  const s10 = sub32<T>(sub32<T>(m10, m20), m30), s11 = sub32<T>(sub32<T>(m11, m21), m31);
-  const s12 = sub32<T>(sub32<T>(m12, m22), m32), s13 = sub32<T>(sub32<T>(m13, m23), m33);
-  const y00 = add32<T>(add32<T>(s00, s01), s02), y01 = sub32<T>(sub32<T>(s01, s02), s03);
-  const y10 = add32<T>(add32<T>(s10, s11), s12), y11 = sub32<T>(sub32<T>(s11, s12), s13);
+  const s00 = add<T, i32>(add<T, i32>(m00, m10), m20), s01 = add<T, i32>(add<T, i32>(m01, m11), m21);
+  const s02 = add<T, i32>(add<T, i32>(m02, m12), m22), s03 = add<T, i32>(add<T, i32>(m03, m13), m23);
+  const s10 = sub<T, i32>(sub<T, i32>(m10, m20), m30), s11 = sub<T, i32>(sub<T, i32>(m11, m21), m31);
+  const s12 = sub<T, i32>(sub<T, i32>(m12, m22), m32), s13 = sub<T, i32>(sub<T, i32>(m13, m23), m33);
+  const y00 = add<T, i32>(add<T, i32>(s00, s01), s02), y01 = sub<T, i32>(sub<T, i32>(s01, s02), s03);
+  const y10 = add<T, i32>(add<T, i32>(s10, s11), s12), y11 = sub<T, i32>(sub<T, i32>(s11, s12), s13);
   if (isVector<T>()) {
     storeFinishedLanes(top, y00, y01, count, spill, scale, bias, relu, outputInverseScale, outputZero);
     if (bottomToo) storeFinishedLanes(top + rowBytes, y10, y11, count, spill, scale, bias, relu, outputInverseScale, outputZero);
@@ -453,26 +403,4 @@ function storeFinishedLanes(
 @inline function finishValue(sums4: i32, scale: f32, bias: f32, relu: bool): f32 {
   const value = <f32>(sums4 >> 2) * scale + bias;
   return relu ? largerOf(value, 0) : value;
-}
-
-// Lane-generic integer arithmetic: T is i32 (scalar build) or v128, as i16x8 (…16) or i32x4 (…32).
-// @ts-ignore: decorator
-@inline function add16<T>(a: T, b: T): T {
-  if (isVector<T>()) return i16x8.add(a, b);
-  return a + b;
-}
-// @ts-ignore: decorator
-@inline function sub16<T>(a: T, b: T): T {
-  if (isVector<T>()) return i16x8.sub(a, b);
-  return a - b;
-}
-// @ts-ignore: decorator
-@inline function add32<T>(a: T, b: T): T {
-  if (isVector<T>()) return i32x4.add(a, b);
-  return a + b;
-}
-// @ts-ignore: decorator
-@inline function sub32<T>(a: T, b: T): T {
-  if (isVector<T>()) return i32x4.sub(a, b);
-  return a - b;
 }

@@ -264,9 +264,9 @@ function transformInput(
         const patch = patchRow + (<usize>(2 * tx) << 2);
         const at = dst + (<usize>tx << 2);
         if (ASC_FEATURE_SIMD) {
-          transformInputTiles<v128>(patch, rowBytes, at, positionBytes);
+          transformInputTiles<v128, f32>(patch, rowBytes, at, positionBytes);
         } else {
-          transformInputTiles<f32>(patch, rowBytes, at, positionBytes);
+          transformInputTiles<f32, f32>(patch, rowBytes, at, positionBytes);
         }
       }
     }
@@ -275,7 +275,8 @@ function transformInput(
 
 /**
  * Bᵀ d B for the tile(s) whose patches start at `patch` (rows `rowBytes` apart); stores position ξ at
- * at + ξ·positionBytes. T is f32 (one tile) or v128 (four tiles, one per lane).
+ * at + ξ·positionBytes. Values are Lane: f32 here, i16 in winograd-int8.ts. T is one tile's value (f32, or i32 for
+ * an i16) or v128 (a tile per lane: four f32 or eight i16).
  *
  *   Bᵀ = │ 1  0 −1  0 │     x0 − x2,  x1 + x2,  x2 − x1,  x1 − x3  along each patch row (d B),
  *        │ 0  1  1  0 │     then the same along each column of the result (Bᵀ · d B)
@@ -283,50 +284,66 @@ function transformInput(
  *        │ 0  1  0 −1 │
  */
 // @ts-ignore: decorator
-@inline function transformInputTiles<T>(patch: usize, rowBytes: usize, at: usize, positionBytes: usize): void {
+@inline export function transformInputTiles<T, Lane>(patch: usize, rowBytes: usize, at: usize, positionBytes: usize): void {
   // Columns combined first, within each patch row y: h[y][j] = (d[y] B)[j].
   let row = patch;
-  const d00 = patchColumn<T>(row, 0), d01 = patchColumn<T>(row, 1), d02 = patchColumn<T>(row, 2), d03 = patchColumn<T>(row, 3);
+  const d00 = patchColumn<T, Lane>(row, 0), d01 = patchColumn<T, Lane>(row, 1);
+  const d02 = patchColumn<T, Lane>(row, 2), d03 = patchColumn<T, Lane>(row, 3);
   row += rowBytes;
-  const d10 = patchColumn<T>(row, 0), d11 = patchColumn<T>(row, 1), d12 = patchColumn<T>(row, 2), d13 = patchColumn<T>(row, 3);
+  const d10 = patchColumn<T, Lane>(row, 0), d11 = patchColumn<T, Lane>(row, 1);
+  const d12 = patchColumn<T, Lane>(row, 2), d13 = patchColumn<T, Lane>(row, 3);
   row += rowBytes;
-  const d20 = patchColumn<T>(row, 0), d21 = patchColumn<T>(row, 1), d22 = patchColumn<T>(row, 2), d23 = patchColumn<T>(row, 3);
+  const d20 = patchColumn<T, Lane>(row, 0), d21 = patchColumn<T, Lane>(row, 1);
+  const d22 = patchColumn<T, Lane>(row, 2), d23 = patchColumn<T, Lane>(row, 3);
   row += rowBytes;
-  const d30 = patchColumn<T>(row, 0), d31 = patchColumn<T>(row, 1), d32 = patchColumn<T>(row, 2), d33 = patchColumn<T>(row, 3);
-  const h00 = sub<T>(d00, d02), h01 = add<T>(d01, d02), h02 = sub<T>(d02, d01), h03 = sub<T>(d01, d03);
-  const h10 = sub<T>(d10, d12), h11 = add<T>(d11, d12), h12 = sub<T>(d12, d11), h13 = sub<T>(d11, d13);
-  const h20 = sub<T>(d20, d22), h21 = add<T>(d21, d22), h22 = sub<T>(d22, d21), h23 = sub<T>(d21, d23);
-  const h30 = sub<T>(d30, d32), h31 = add<T>(d31, d32), h32 = sub<T>(d32, d31), h33 = sub<T>(d31, d33);
+  const d30 = patchColumn<T, Lane>(row, 0), d31 = patchColumn<T, Lane>(row, 1);
+  const d32 = patchColumn<T, Lane>(row, 2), d33 = patchColumn<T, Lane>(row, 3);
+  const h00 = sub<T, Lane>(d00, d02), h01 = add<T, Lane>(d01, d02);
+  const h02 = sub<T, Lane>(d02, d01), h03 = sub<T, Lane>(d01, d03);
+  const h10 = sub<T, Lane>(d10, d12), h11 = add<T, Lane>(d11, d12);
+  const h12 = sub<T, Lane>(d12, d11), h13 = sub<T, Lane>(d11, d13);
+  const h20 = sub<T, Lane>(d20, d22), h21 = add<T, Lane>(d21, d22);
+  const h22 = sub<T, Lane>(d22, d21), h23 = sub<T, Lane>(d21, d23);
+  const h30 = sub<T, Lane>(d30, d32), h31 = add<T, Lane>(d31, d32);
+  const h32 = sub<T, Lane>(d32, d31), h33 = sub<T, Lane>(d31, d33);
   // Then rows: V[i][j] = (Bᵀ h)[i][j].
-  store<T>(at, sub<T>(h00, h20)); at += positionBytes;
-  store<T>(at, sub<T>(h01, h21)); at += positionBytes;
-  store<T>(at, sub<T>(h02, h22)); at += positionBytes;
-  store<T>(at, sub<T>(h03, h23)); at += positionBytes;
-  store<T>(at, add<T>(h10, h20)); at += positionBytes;
-  store<T>(at, add<T>(h11, h21)); at += positionBytes;
-  store<T>(at, add<T>(h12, h22)); at += positionBytes;
-  store<T>(at, add<T>(h13, h23)); at += positionBytes;
-  store<T>(at, sub<T>(h20, h10)); at += positionBytes;
-  store<T>(at, sub<T>(h21, h11)); at += positionBytes;
-  store<T>(at, sub<T>(h22, h12)); at += positionBytes;
-  store<T>(at, sub<T>(h23, h13)); at += positionBytes;
-  store<T>(at, sub<T>(h10, h30)); at += positionBytes;
-  store<T>(at, sub<T>(h11, h31)); at += positionBytes;
-  store<T>(at, sub<T>(h12, h32)); at += positionBytes;
-  store<T>(at, sub<T>(h13, h33));
+  storeLanes<T, Lane>(at, sub<T, Lane>(h00, h20)); at += positionBytes;
+  storeLanes<T, Lane>(at, sub<T, Lane>(h01, h21)); at += positionBytes;
+  storeLanes<T, Lane>(at, sub<T, Lane>(h02, h22)); at += positionBytes;
+  storeLanes<T, Lane>(at, sub<T, Lane>(h03, h23)); at += positionBytes;
+  storeLanes<T, Lane>(at, add<T, Lane>(h10, h20)); at += positionBytes;
+  storeLanes<T, Lane>(at, add<T, Lane>(h11, h21)); at += positionBytes;
+  storeLanes<T, Lane>(at, add<T, Lane>(h12, h22)); at += positionBytes;
+  storeLanes<T, Lane>(at, add<T, Lane>(h13, h23)); at += positionBytes;
+  storeLanes<T, Lane>(at, sub<T, Lane>(h20, h10)); at += positionBytes;
+  storeLanes<T, Lane>(at, sub<T, Lane>(h21, h11)); at += positionBytes;
+  storeLanes<T, Lane>(at, sub<T, Lane>(h22, h12)); at += positionBytes;
+  storeLanes<T, Lane>(at, sub<T, Lane>(h23, h13)); at += positionBytes;
+  storeLanes<T, Lane>(at, sub<T, Lane>(h10, h30)); at += positionBytes;
+  storeLanes<T, Lane>(at, sub<T, Lane>(h11, h31)); at += positionBytes;
+  storeLanes<T, Lane>(at, sub<T, Lane>(h12, h32)); at += positionBytes;
+  storeLanes<T, Lane>(at, sub<T, Lane>(h13, h33));
 }
 
 /**
  * Column j of the patch row at `row` for each tile of the step. Tile l of a step starts 2·l columns in, so the
- * lanes are every other float from j:
+ * lanes are every other value from j:
  *
- *   row + j:  x0 x1 x2 x3 │ x4 x5 x6 x7   →   x0 x2 x4 x6   (tiles 0‥3)
+ *   row + j:  x0 x1 x2 x3 │ x4 x5 x6 x7   →   x0 x2 x4 x6   (f32: tiles 0‥3; i16 likewise over 16 values, tiles 0‥7)
  */
 // @ts-ignore: decorator
-@inline function patchColumn<T>(row: usize, j: i32): T {
-  const at = row + (<usize>j << 2);
-  if (isVector<T>()) return v128.shuffle<f32>(v128.load(at), v128.load(at, 16), 0, 2, 4, 6);
-  return load<T>(at);
+@inline function patchColumn<T, Lane>(row: usize, j: i32): T {
+  const at = row + <usize>j * sizeof<Lane>();
+  if (!isVector<T>()) return isFloat<Lane>() ? load<T>(at) : <T>load<i16>(at);
+  if (isFloat<Lane>()) return v128.shuffle<f32>(v128.load(at), v128.load(at, 16), 0, 2, 4, 6);
+  return v128.shuffle<i16>(v128.load(at), v128.load(at, 16), 0, 2, 4, 6, 8, 10, 12, 14);
+}
+
+/** Stores a tile's value (as Lane) or a v128 of them. */
+// @ts-ignore: decorator
+@inline function storeLanes<T, Lane>(at: usize, v: T): void {
+  if (isVector<T>() || isFloat<Lane>()) store<T>(at, v);
+  else store<i16>(at, <i16>v);
 }
 
 /**
@@ -416,16 +433,19 @@ function transformOutput(
   }
 }
 
-// Lane-generic arithmetic: T is f32 (scalar build) or v128 (four f32 lanes).
+// Lane-generic arithmetic, shared with winograd-int8.ts: T is a scalar (f32, or i32 for an integer lane) or v128,
+// whose lanes are Lane: f32 (the default), i16 or i32.
 // @ts-ignore: decorator
-@inline function add<T>(a: T, b: T): T {
-  if (isVector<T>()) return f32x4.add(a, b);
-  return a + b;
+@inline export function add<T, Lane = f32>(a: T, b: T): T {
+  if (!isVector<T>()) return a + b;
+  if (isFloat<Lane>()) return f32x4.add(a, b);
+  return sizeof<Lane>() == 2 ? i16x8.add(a, b) : i32x4.add(a, b);
 }
 // @ts-ignore: decorator
-@inline function sub<T>(a: T, b: T): T {
-  if (isVector<T>()) return f32x4.sub(a, b);
-  return a - b;
+@inline export function sub<T, Lane = f32>(a: T, b: T): T {
+  if (!isVector<T>()) return a - b;
+  if (isFloat<Lane>()) return f32x4.sub(a, b);
+  return sizeof<Lane>() == 2 ? i16x8.sub(a, b) : i32x4.sub(a, b);
 }
 // @ts-ignore: decorator
 @inline function half<T>(v: T): T {
