@@ -49,13 +49,16 @@ export function convScratchBytes(
 /** Bytes of a thread's band buffer of `valueBytes`-byte values (none for a pointwise convolution). */
 // @ts-ignore: decorator
 @inline function bandBytes(K: i32, OH: i32, OW: i32, valueBytes: i32, pointwise: bool, threads: i32): usize {
-  return pointwise ? 0 : <usize>(K * bandRowsOf(K, OH, OW, valueBytes, threads) * OW + 64) * valueBytes;
+  return pointwise ? 0 : (<usize>(K * bandRowsOf(K, OH, OW, valueBytes, threads) * OW + 64) * valueBytes + 15) & ~15;
 }
 
-/** A [rows × columns] matrix of T, with slack for the tile over-reads of its last row (none if `needed` is false). */
+/**
+ * A [rows × columns] matrix of T, with slack for the tile over-reads of its last row (none if `needed` is false),
+ * in whole v128s so that what follows it stays 16-byte aligned.
+ */
 // @ts-ignore: decorator
 @inline function im2colBytes<T>(rows: i32, columns: i32, needed: bool): usize {
-  return needed ? <usize>(rows * columns + 64) * sizeof<T>() : 0;
+  return needed ? (<usize>(rows * columns + 64) * sizeof<T>() + 15) & ~15 : 0;
 }
 
 // @ts-ignore: decorator

@@ -87,8 +87,9 @@ export function lrn(
         squares += v * v;
       }
       const at = <usize>(c * HW + p) << 2;
-      // base^beta as exp(beta · ln base): Mathf.pow's edge cases (negative bases, integral exponents) cannot
-      // arise here or give NaN either way, and it would be the largest function of the module.
+      // base^beta as exp(beta · ln base), which is Mathf.pow's value for a positive base: inferShapes requires a
+      // positive bias, and Mathf.pow, for the negative bases and zero exponents it also handles, would be the
+      // largest function of the module.
       store<f32>(output + at, load<f32>(input + at) / Mathf.exp(beta * Mathf.log(bias + scale * squares)));
     }
   }

@@ -1,5 +1,5 @@
 // Winograd F(2×2, 3×3) for int8 3×3 stride-1 convolutions, in exact integer arithmetic: the same bits as the
-// direct int8 convolution (conv.ts's conv2dInt8UnfoldShare and conv2dInt8MultiplyShare) from 2.25× fewer
+// direct int8 convolution (conv.ts's conv2dInt8QuantiseShare and conv2dInt8Share) from 2.25× fewer
 // multiplies. winograd.ts explains the algorithm; here
 //
 // - the input is quantised as the direct convolution quantises it, then centred: d = q − zeroPoint, in
@@ -156,7 +156,8 @@ export function winogradInt8ScratchBytes(
   C: i32, H: i32, W: i32, M: i32, padTop: i32, padLeft: i32, padBottom: i32, padRight: i32,
 ): usize {
   const tileRows = (H + padTop + padBottom - 1) / 2, tileColumns = (W + padLeft + padRight - 1) / 2;
-  return spillOffset(C, W, M, chunkRowsOf(C, M, tileRows, tileColumns), tileColumns) + 32;
+  // Whole v128s, so that every thread's scratch starts 16-byte aligned.
+  return (spillOffset(C, W, M, chunkRowsOf(C, M, tileRows, tileColumns), tileColumns) + 32 + 15) & ~15;
 }
 
 /**

@@ -305,6 +305,13 @@ describe('importOnnx', () => {
     expectImportError(bytes, 'node 0 "drop" (Dropout)', 'output 1 "mask" is used');
   });
 
+  it('refuses an LRN whose bias is not positive, so that the base it raises to the power beta is', async () => {
+    for (const bias of [0, -1]) {
+      const bytes = model([1, 4, 3, 3], [node('LRN', ['x'], ['y'], { size: 3, bias: float(bias) }, 'norm')]);
+      await expect(loadModel(bytes)).rejects.toThrow(new ModelFormatError(`node "norm" (LRN): bias must be positive, got ${bias}`));
+    }
+  });
+
   it('removes the all-zero Pad torch puts before AveragePool (opset 10 attribute and opset 13 input)', () => {
     const pool = node('AveragePool', ['p'], ['y'], { kernel_shape: [2, 2], count_include_pad: 1 });
     const zeros = { name: 'pads', dims: [8], data: new BigInt64Array(8) };

@@ -15,7 +15,9 @@ export interface ModelLimits {
   maxModelBytes?: number;
   /**
    * Elements of any one tensor: a weight, an activation, or the unfolded (im2col) input of a convolution, which
-   * is as large as the convolution's input × kernel taps per output pixel (default 8 Mi, 32 MiB in f32).
+   * is as large as the convolution's input × kernel taps per output pixel (default 8 Mi, 32 MiB in f32). The
+   * kernels unfold it a band at a time, but its size still measures the convolution's work and bounds its 32-bit
+   * offsets.
    */
   maxTensorElements?: number;
   /** Bytes of the activation arena, every intermediate tensor as the planner lays them out (default 32 MiB). */
