@@ -464,20 +464,23 @@ function quantisationOf(tensor: string, context: StepContext): { quantisation: A
  * 3×3 stride-1 convolutions (any padding; the IR has groups and dilation 1 only) run as Winograd F(2×2, 3×3),
  * 2.25× fewer multiplies than the direct convolution: in f32 (assembly/winograd.ts) within rounding of it, in int8
  * (assembly/winograd-int8.ts) with its exact bits, up to WINOGRAD_INT8_MAX_CHANNELS input channels. Every build
- * takes this path, so that the scalar build stays the reference of the SIMD ones. In f32 every map size does too:
- * GoogLeNet's 7×7 layers were measured 1.2–2.1× faster than direct as well. In int8 the transformed weights take
- * 1.8× the memory of the direct ones (i16 either way) while the time it saves shrinks with the map, so maps under
- * WINOGRAD_INT8_MIN_PIXELS stay direct: GoogLeNet 224²'s 7×7 layers would gain 0.8 ms of 36 for 1.9 MB; the seed
- * network's 12×12 layers gain 0.4 ms of 8 for 0.5 MB.
+ * takes this path, so that the scalar build stays the reference of the SIMD ones.
+ *
+ * Maps under WINOGRAD_MIN_PIXELS stay direct. In f32, GoogLeNet's 7×7 and 6×6 layers run faster as Winograd
+ * (1.2–2.1×), but on a 3×3 map its 2×2 tiles cover 16 pixels for 9 and the direct convolution is 1.35× faster (the
+ * seed network's last block). In int8 the transformed weights also take 1.8× the memory of the direct ones (i16
+ * either way) while the time they save shrinks with the map: GoogLeNet 224²'s 7×7 layers would gain 0.8 ms of 36
+ * for 1.9 MB; the seed network's 12×12 layers gain 0.4 ms of 8 for 0.5 MB.
  */
 function isWinogradConv(node: ConvNode, precision: Precision, shapes: Map<string, number[]>, kernels: Kernels): boolean {
   if (node.kernel[0] !== 3 || node.kernel[1] !== 3 || node.stride[0] !== 1 || node.stride[1] !== 1) return false;
   const [, C, H, W] = shapes.get(node.inputs[0])!;
-  return precision === 'f32' || (C <= kernels.exports.WINOGRAD_INT8_MAX_CHANNELS.value && H * W >= WINOGRAD_INT8_MIN_PIXELS);
+  if (H * W < WINOGRAD_MIN_PIXELS[precision]) return false;
+  return precision === 'f32' || C <= kernels.exports.WINOGRAD_INT8_MAX_CHANNELS.value;
 }
 
-/** The smallest input map (H·W) an int8 3×3 convolution runs as Winograd on (see isWinogradConv). */
-const WINOGRAD_INT8_MIN_PIXELS = 10 * 10;
+/** The smallest input map (H·W) a 3×3 convolution runs as Winograd on, per precision (see isWinogradConv). */
+const WINOGRAD_MIN_PIXELS: Record<Precision, number> = { f32: 4 * 4, int8: 10 * 10 };
 
 function compileWinogradConv(node: ConvNode, context: StepContext): Step {
   const { kernels: { parallel }, shapes, tensorAt, weightAt, scratchAt } = context;
