@@ -266,8 +266,9 @@ function multiplyQuantisedColumns(
 ): void {
   const valueBytes: usize = outputInverseScale > 0 ? 1 : 4;
   for (let n0 = 0; n0 < count; n0 += GEMM_NR) {
-    packQuantisedColumns(columns + <usize>n0, rowStride, K, min(GEMM_NR, count - n0), zeroPoint, packed);
-    gemmInt8(packedWeights, packed, output + <usize>(firstColumn + n0) * valueBytes, N, M, min(GEMM_NR, count - n0), K,
+    const cols = min(GEMM_NR, count - n0);
+    packQuantisedColumns(columns + <usize>n0, rowStride, K, cols, zeroPoint, packed);
+    gemmInt8(packedWeights, packed, output + <usize>(firstColumn + n0) * valueBytes, N, M, cols, K,
       activationScale, zeroPoint, weightScales, rowSums, bias, relu, outputInverseScale, outputZeroPoint);
   }
 }

@@ -99,6 +99,13 @@ export function packInt8Weights(src: usize, dst: usize, M: i32, K: i32, rowSums:
   return i32x4.trunc_sat_f32x4_s(smallerOf4(largerOf4(q, f32x4.splat(0)), f32x4.splat(255)));
 }
 
+/** Eight f32 values (four in `low`, then four in `high`) as quantise4's bytes, in the low eight bytes. */
+// @ts-ignore: decorator
+@inline export function quantise8(low: v128, high: v128, inverseScale: v128, zeroPoint: v128): v128 {
+  const words = i16x8.narrow_i32x4_s(quantise4(low, inverseScale, zeroPoint), quantise4(high, inverseScale, zeroPoint));
+  return i8x16.narrow_i16x8_u(words, words);
+}
+
 /** Writes the minimum and maximum of x[0..n) to out[0] and out[1]. */
 export function activationRange(x: usize, n: i32, out: usize): void {
   let low = Infinity as f32, high = -Infinity as f32;
@@ -316,9 +323,7 @@ function tile4x8Simd(
     v128.store(row, high, 16);
     return;
   }
-  const inverse = f32x4.splat(outputInverseScale), zeros = f32x4.splat(outputZero);
-  const words = i16x8.narrow_i32x4_s(quantise4(low, inverse, zeros), quantise4(high, inverse, zeros));
-  v128.store64_lane(row, i8x16.narrow_i16x8_u(words, words), 0);
+  v128.store64_lane(row, quantise8(low, high, f32x4.splat(outputInverseScale), f32x4.splat(outputZero)), 0);
 }
 
 /** Stores the top-left rows×cols of the f32 tile spilled to instanceScratch, as f32 or as quantised bytes. */

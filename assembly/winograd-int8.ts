@@ -21,7 +21,7 @@
 // SIMD builds transform eight tiles at once on input (i16 lanes) and four on output (i32 lanes).
 
 import { GEMM_MR, GEMM_NR } from './gemm';
-import { gemmInt8Sums, groupsOf, int8WeightBytes, quantise, quantise4, quantiseActivations } from './gemm-int8';
+import { gemmInt8Sums, groupsOf, int8WeightBytes, quantise, quantise8, quantiseActivations } from './gemm-int8';
 import { largerOf, largerOf4 } from './lanes';
 import { shareStart } from './share';
 import { add, storeOutputPairs, sub, transformInputTiles, winogradTransformWeights, winogradWeightBytes } from './winograd';
@@ -367,10 +367,9 @@ function storeFinishedLanes(
     storeOutputPairs<v128>(dst, left, right, count, spill);
     return;
   }
-  const inverses = f32x4.splat(outputInverseScale), zeros = f32x4.splat(outputZero);
-  const ql = quantise4(left, inverses, zeros), qr = quantise4(right, inverses, zeros);
-  const words = i16x8.narrow_i32x4_s(v128.shuffle<i32>(ql, qr, 0, 4, 1, 5), v128.shuffle<i32>(ql, qr, 2, 6, 3, 7));
-  const bytes = i8x16.narrow_i16x8_u(words, words);
+  // The output row's order, as storeOutputPairs stores f32: L0 R0 L1 R1 │ L2 R2 L3 R3.
+  const bytes = quantise8(v128.shuffle<f32>(left, right, 0, 4, 1, 5), v128.shuffle<f32>(left, right, 2, 6, 3, 7),
+    f32x4.splat(outputInverseScale), f32x4.splat(outputZero));
   if (count == 8) {
     v128.store64_lane(dst, bytes, 0);
   } else {
