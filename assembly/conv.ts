@@ -166,21 +166,10 @@ function im2col<T>(
 }
 
 /**
- * output[M×OH×OW] = conv(input[C×H×W], weights) + bias, optional ReLU. `packedWeights` come from
- * packGemmWeights over the [M × C·KH·KW] weight matrix; `scratch` has convScratchBytes(…, 1) bytes. One thread
- * (the runtime's self-test calls it).
+ * output[M×OH×OW] = conv(input[C×H×W], weights) + bias, optional ReLU, for thread `thread` of `threads`: its share
+ * of the output. `packedWeights` come from packGemmWeights over the [M × C·KH·KW] weight matrix; `scratch` has
+ * convScratchBytes(…, threads) bytes.
  */
-export function conv2d(
-  input: usize, C: i32, H: i32, W: i32,
-  packedWeights: usize, bias: usize, M: i32, KH: i32, KW: i32, SH: i32, SW: i32,
-  padTop: i32, padLeft: i32, padBottom: i32, padRight: i32,
-  relu: bool, output: usize, scratch: usize,
-): void {
-  conv2dShare(input, C, H, W, packedWeights, bias, M, KH, KW, SH, SW, padTop, padLeft, padBottom, padRight,
-    relu, output, scratch, 0, 1);
-}
-
-/** conv2d for thread `thread` of `threads`: its share of the output (`scratch` has convScratchBytes(…, threads) bytes). */
 export function conv2dShare(
   input: usize, C: i32, H: i32, W: i32,
   packedWeights: usize, bias: usize, M: i32, KH: i32, KW: i32, SH: i32, SW: i32,

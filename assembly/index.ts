@@ -3,12 +3,12 @@
 
 export { GEMM_MR, GEMM_NR, INSTANCE_SCRATCH_BYTES, packGemmWeights, useInstanceScratch } from './gemm';
 export {
-  conv2d, conv2dShare, conv2dInt8QuantiseShare, conv2dInt8Share, convScratchBytes,
+  conv2dShare, conv2dInt8QuantiseShare, conv2dInt8Share, convScratchBytes,
   conv2dPointwiseGroupShare, conv2dInt8PointwiseGroupShare, GROUP_MEMBER_BYTES,
 } from './conv';
 export { winogradConvShare, winogradScratchBytes, winogradTransformWeights, winogradWeightBytes } from './winograd';
 export {
-  winogradConvInt8Share, winogradInt8ScratchBytes, winogradInt8TransformScratchBytes, winogradInt8TransformWeights, winogradInt8WeightBytes,
+  winogradConvInt8Share, winogradInt8ScratchBytes, winogradInt8TransformWeights, winogradInt8WeightBytes,
   WINOGRAD_INT8_MAX_CHANNELS,
 } from './winograd-int8';
 export { maxPool2dShare, maxPoolScratchBytes, averagePool2d, globalAveragePool } from './pool';

@@ -24,7 +24,7 @@ import { GEMM_MR, GEMM_NR } from './gemm';
 import { gemmInt8Sums, groupsOf, int8WeightBytes, quantise, quantise8, quantiseActivations } from './gemm-int8';
 import { largerOf, largerOf4 } from './lanes';
 import { shareStart } from './share';
-import { add, storeOutputPairs, sub, transformInputTiles, winogradTransformWeights, winogradWeightBytes } from './winograd';
+import { add, storeOutputPairs, storeTransformedKernels, sub, transformInputTiles } from './winograd';
 
 /** The most input channels whose sums stay exact in i32 (see the top of this file). */
 export const WINOGRAD_INT8_MAX_CHANNELS: i32 = 1841;
@@ -44,70 +44,76 @@ export function winogradInt8WeightBytes(M: i32, C: i32): usize {
   return 16 * int8WeightBytes(M, C);
 }
 
-/** Output channels whose weights winogradInt8TransformWeights transforms at a time. */
-const WEIGHT_ROWS_PER_STEP: i32 = 16;
-
-/** Scratch bytes winogradInt8TransformWeights needs: a step's weights as f32, and their 16 f32 transforms. */
-export function winogradInt8TransformScratchBytes(C: i32): usize {
-  return <usize>WEIGHT_ROWS_PER_STEP * C * 9 * 4 + winogradWeightBytes(WEIGHT_ROWS_PER_STEP, C);
-}
-
 /**
- * Transforms int8 weights[M × C × 3 × 3] into U = (2G) g (2G)ᵀ, written at `dst` as 16 i16 matrices laid out as
- * packInt8Weights lays out an [M × C] matrix (zero past M and C), with winogradInt8TransformScratchBytes(C) bytes
- * of `scratch`. WEIGHT_ROWS_PER_STEP rows at a time, the f32 transform (winograd.ts) computes G g Gᵀ, exactly:
- * its values are multiples of ¼ far within f32's 24 bits. Four times that is U; rows past M come out zero.
+ * Transforms int8 weights[M × C × 3 × 3] into U = (2G) g (2G)ᵀ (winograd.ts, storeTransformedKernels), written at
+ * `dst` as 16 i16 matrices laid out as packInt8Weights lays out an [M × C] matrix: panels of GEMM_MR rows, in each
+ * a group per channel pair holding each row's pair in turn, zero past M and C. `weights` has room for whole panels
+ * of rows and 16 bytes more: the rows past M are zeroed here. SIMD builds transform a group's eight kernels at once.
  */
-export function winogradInt8TransformWeights(weights: usize, M: i32, C: i32, dst: usize, scratch: usize): void {
-  const matrixBytes = int8WeightBytes(M, C);
-  const floats = scratch, transformed = scratch + <usize>WEIGHT_ROWS_PER_STEP * C * 9 * 4;
-  const groupBytes = GEMM_MR * 4, panelBytes = <usize>groupsOf(C) * groupBytes;
-  for (let m0 = 0; m0 < M; m0 += WEIGHT_ROWS_PER_STEP) {
-    const rows = min(WEIGHT_ROWS_PER_STEP, M - m0);
-    int8ToFloats(weights + <usize>m0 * C * 9, rows * C * 9, floats);
-    winogradTransformWeights(floats, rows, C, transformed);
-    // Both hold panels of GEMM_MR rows: the f32 matrices channel by channel (four rows' floats), the i16 ones in
-    // groups of two channels (four rows' pairs), so channels c and c + 1 of a panel become one group:
-    //
-    //   f32: [c: r0 r1 r2 r3] [c + 1: r0 r1 r2 r3]   →   i16: [r0: c c+1] [r1: c c+1] [r2: …] [r3: …]
-    const stepMatrixBytes = winogradWeightBytes(rows, C) / 16;
-    const panels = (rows + GEMM_MR - 1) / GEMM_MR;
-    for (let xi = 0; xi < 16; xi++) {
-      let from = transformed + <usize>xi * stepMatrixBytes;
-      let to = dst + <usize>xi * matrixBytes + <usize>(m0 / GEMM_MR) * panelBytes;
-      for (let p = 0; p < panels; p++) {
-        for (let c = 0; c < C; c += 2, from += 2 * groupBytes, to += groupBytes) {
-          const hasOdd = c + 1 < C;
-          if (ASC_FEATURE_SIMD) {
-            const four = f32x4.splat(4);
-            const even = i32x4.trunc_sat_f32x4_s(f32x4.mul(v128.load(from), four));
-            const odd = hasOdd ? i32x4.trunc_sat_f32x4_s(f32x4.mul(v128.load(from, 16), four)) : i32x4.splat(0);
-            v128.store(to, v128.shuffle<i16>(i16x8.narrow_i32x4_s(even, odd), i16x8.splat(0), 0, 4, 1, 5, 2, 6, 3, 7));
-          } else {
-            for (let r = 0; r < GEMM_MR; r++) {
-              const at = <usize>r << 2;
-              store<i16>(to + at, <i16>(<i32>(load<f32>(from + at) * 4)));
-              store<i16>(to + at, hasOdd ? <i16>(<i32>(load<f32>(from + at, groupBytes) * 4)) : 0, 2);
-            }
-          }
-        }
-        if (C & 1) from -= groupBytes;
+export function winogradInt8TransformWeights(weights: usize, M: i32, C: i32, dst: usize): void {
+  const matrixBytes = int8WeightBytes(M, C), rowBytes = <usize>C * 9;
+  const panelRows = (M + GEMM_MR - 1) / GEMM_MR * GEMM_MR;
+  memory.fill(weights + <usize>M * rowBytes, 0, <usize>(panelRows - M) * rowBytes);
+  let at = dst;
+  for (let m = 0; m < panelRows; m += GEMM_MR) {
+    for (let c = 0; c < C; c += 2, at += GEMM_MR * 4) {
+      const kernels = weights + <usize>m * rowBytes + <usize>c * 9;
+      if (ASC_FEATURE_SIMD) {
+        transformGroup(kernels, rowBytes, c + 1 == C, at, matrixBytes);
+        continue;
+      }
+      for (let lane = 0; lane < 2 * GEMM_MR; lane++) {
+        const g = kernels + <usize>(lane >> 1) * rowBytes + <usize>(lane & 1) * 9, inside = c + (lane & 1) < C;
+        storeTransformedKernels<i32, i16>(at + (<usize>lane << 1), matrixBytes,
+          tapOf(g, 0, inside), tapOf(g, 1, inside), tapOf(g, 2, inside), tapOf(g, 3, inside), tapOf(g, 4, inside),
+          tapOf(g, 5, inside), tapOf(g, 6, inside), tapOf(g, 7, inside), tapOf(g, 8, inside));
       }
     }
   }
 }
 
-/** dst[i] = src[i] as f32, for n int8 values at src. */
-function int8ToFloats(src: usize, n: i32, dst: usize): void {
-  let i = 0;
-  if (ASC_FEATURE_SIMD) {
-    for (; i + 8 <= n; i += 8) {
-      const words = i16x8.extend_low_i8x16_s(v128.load64_zero(src + <usize>i)), at = dst + (<usize>i << 2);
-      v128.store(at, f32x4.convert_i32x4_s(i32x4.extend_low_i16x8_s(words)));
-      v128.store(at, f32x4.convert_i32x4_s(i32x4.extend_high_i16x8_s(words)), 16);
-    }
-  }
-  for (; i < n; i++) store<f32>(dst + (<usize>i << 2), <f32>load<i8>(src + <usize>i));
+/** Tap k of the int8 kernel at g, or 0 for a channel past C. */
+// @ts-ignore: decorator
+@inline function tapOf(g: usize, k: i32, inside: bool): i32 {
+  return inside ? <i32>load<i8>(g + k) : 0;
+}
+
+/**
+ * U of the eight kernels of a group: channels c, c + 1 (`kernels`, 18 consecutive bytes) of four rows rowBytes
+ * apart, one per i16 lane in the group's order. `lastOdd`: channel c + 1 is past C, its lanes are zero.
+ */
+function transformGroup(kernels: usize, rowBytes: usize, lastOdd: bool, at: usize, matrixBytes: usize): void {
+  // Each row's bytes 0‥15 and 2‥17. Interleaved, taps 0‥7 of both kernels pair up in i16 lanes: [c, c + 1] of tap k
+  // in lane k. Tap 8 is bytes 8 and 17: bytes 6 and 15 of the second load.
+  const head0 = v128.load(kernels), tail0 = v128.load(kernels, 2);
+  const head1 = v128.load(kernels + rowBytes), tail1 = v128.load(kernels + rowBytes, 2);
+  const head2 = v128.load(kernels + 2 * rowBytes), tail2 = v128.load(kernels + 2 * rowBytes, 2);
+  const head3 = v128.load(kernels + 3 * rowBytes), tail3 = v128.load(kernels + 3 * rowBytes, 2);
+  const pairs0 = tapPairs(head0, tail0), pairs1 = tapPairs(head1, tail1);
+  const pairs2 = tapPairs(head2, tail2), pairs3 = tapPairs(head3, tail3);
+  // The four rows' pairs of a tap side by side, two taps per vector: the group's byte order.
+  const low01 = v128.shuffle<i16>(pairs0, pairs1, 0, 8, 1, 9, 2, 10, 3, 11);
+  const low23 = v128.shuffle<i16>(pairs2, pairs3, 0, 8, 1, 9, 2, 10, 3, 11);
+  const high01 = v128.shuffle<i16>(pairs0, pairs1, 4, 12, 5, 13, 6, 14, 7, 15);
+  const high23 = v128.shuffle<i16>(pairs2, pairs3, 4, 12, 5, 13, 6, 14, 7, 15);
+  const eighth01 = v128.shuffle<u8>(tail0, tail1, 6, 15, 22, 31, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0);
+  const eighth23 = v128.shuffle<u8>(tail2, tail3, 6, 15, 22, 31, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0);
+  const keep = i16x8.splat(lastOdd ? 0xff : -1);
+  const taps01 = v128.and(v128.shuffle<i32>(low01, low23, 0, 4, 1, 5), keep);
+  const taps23 = v128.and(v128.shuffle<i32>(low01, low23, 2, 6, 3, 7), keep);
+  const taps45 = v128.and(v128.shuffle<i32>(high01, high23, 0, 4, 1, 5), keep);
+  const taps67 = v128.and(v128.shuffle<i32>(high01, high23, 2, 6, 3, 7), keep);
+  const tap8 = v128.and(v128.shuffle<i32>(eighth01, eighth23, 0, 4, 0, 0), keep);
+  storeTransformedKernels<v128, i16>(at, matrixBytes,
+    i16x8.extend_low_i8x16_s(taps01), i16x8.extend_high_i8x16_s(taps01), i16x8.extend_low_i8x16_s(taps23),
+    i16x8.extend_high_i8x16_s(taps23), i16x8.extend_low_i8x16_s(taps45), i16x8.extend_high_i8x16_s(taps45),
+    i16x8.extend_low_i8x16_s(taps67), i16x8.extend_high_i8x16_s(taps67), i16x8.extend_low_i8x16_s(tap8));
+}
+
+/** Taps 0‥7 of a row's two kernels as i16 lanes of byte pairs, from its bytes 0‥15 (`head`) and 2‥17 (`tail`). */
+// @ts-ignore: decorator
+@inline function tapPairs(head: v128, tail: v128): v128 {
+  return v128.shuffle<u8>(head, tail, 0, 9, 1, 10, 2, 11, 3, 12, 4, 13, 5, 14, 6, 15, 7, 30);
 }
 
 /** Tile rows per chunk: as many as keep its V and M within CHUNK_BYTES, at least one. */

@@ -78,20 +78,13 @@ export function winogradTransformWeights(weights: usize, M: i32, C: i32, dst: us
   }
 }
 
-/**
- * U of the 3×3 kernel at g (T = f32), or of four kernels rowBytes apart, one per lane (T = v128): g·Gᵀ row by
- * row, then G times each column of that, stored as that column of U (positions ξ at at + ξ·matrixBytes).
- */
+/** U of the 3×3 kernel at g (T = f32), or of four kernels rowBytes apart, one per lane (T = v128). */
 // @ts-ignore: decorator
 @inline function transformKernels<T>(g: usize, rowBytes: usize, at: usize, matrixBytes: usize): void {
-  const g00 = tap<T>(g, 0, rowBytes), g01 = tap<T>(g, 1, rowBytes), g02 = tap<T>(g, 2, rowBytes);
-  const g10 = tap<T>(g, 3, rowBytes), g11 = tap<T>(g, 4, rowBytes), g12 = tap<T>(g, 5, rowBytes);
-  const g20 = tap<T>(g, 6, rowBytes), g21 = tap<T>(g, 7, rowBytes), g22 = tap<T>(g, 8, rowBytes);
-  storeColumnOfU<T>(at, matrixBytes, g00, g10, g20);
-  storeColumnOfU<T>(at + matrixBytes, matrixBytes, halfSum<T>(g00, g01, g02), halfSum<T>(g10, g11, g12), halfSum<T>(g20, g21, g22));
-  storeColumnOfU<T>(at + 2 * matrixBytes, matrixBytes,
-    halfDifference<T>(g00, g01, g02), halfDifference<T>(g10, g11, g12), halfDifference<T>(g20, g21, g22));
-  storeColumnOfU<T>(at + 3 * matrixBytes, matrixBytes, g02, g12, g22);
+  storeTransformedKernels<T, f32>(at, matrixBytes,
+    tap<T>(g, 0, rowBytes), tap<T>(g, 1, rowBytes), tap<T>(g, 2, rowBytes),
+    tap<T>(g, 3, rowBytes), tap<T>(g, 4, rowBytes), tap<T>(g, 5, rowBytes),
+    tap<T>(g, 6, rowBytes), tap<T>(g, 7, rowBytes), tap<T>(g, 8, rowBytes));
 }
 
 /** Tap k (row-major) of the 3×3 kernel at g; as v128, of the four kernels rowBytes apart. */
@@ -105,23 +98,48 @@ export function winogradTransformWeights(weights: usize, M: i32, C: i32, dst: us
   return <T>v128.load32_lane(at + 3 * rowBytes, lanes, 3);
 }
 
-/** G times the column (a, b, c), stored as a column of U: its four positions 4·matrixBytes apart from `at`. */
+/**
+ * U of a 3×3 kernel from its taps g00‥g22 (a kernel per lane for v128), stored with position ξ at at + ξ·matrixBytes:
+ * g·Gᵀ row by row, then G times each column of that, stored as that column of U. f32 Lanes get U = G g Gᵀ; integer
+ * Lanes (winograd-int8.ts) the whole-numbered U = (2G) g (2G)ᵀ: each row of G times two.
+ */
 // @ts-ignore: decorator
-@inline function storeColumnOfU<T>(at: usize, matrixBytes: usize, a: T, b: T, c: T): void {
-  store<T>(at, a);
-  store<T>(at + 4 * matrixBytes, halfSum<T>(a, b, c));
-  store<T>(at + 8 * matrixBytes, halfDifference<T>(a, b, c));
-  store<T>(at + 12 * matrixBytes, c);
+@inline export function storeTransformedKernels<T, Lane>(
+  at: usize, matrixBytes: usize, g00: T, g01: T, g02: T, g10: T, g11: T, g12: T, g20: T, g21: T, g22: T,
+): void {
+  storeColumnOfU<T, Lane>(at, matrixBytes, outer<T, Lane>(g00), outer<T, Lane>(g10), outer<T, Lane>(g20));
+  storeColumnOfU<T, Lane>(at + matrixBytes, matrixBytes,
+    middleSum<T, Lane>(g00, g01, g02), middleSum<T, Lane>(g10, g11, g12), middleSum<T, Lane>(g20, g21, g22));
+  storeColumnOfU<T, Lane>(at + 2 * matrixBytes, matrixBytes,
+    middleDifference<T, Lane>(g00, g01, g02), middleDifference<T, Lane>(g10, g11, g12), middleDifference<T, Lane>(g20, g21, g22));
+  storeColumnOfU<T, Lane>(at + 3 * matrixBytes, matrixBytes, outer<T, Lane>(g02), outer<T, Lane>(g12), outer<T, Lane>(g22));
 }
 
-/** Rows 1 and 2 of G times (a, b, c): ½(a + b + c) and ½(a − b + c). */
+/** G times the column (a, b, c), stored as a column of U: its four positions 4·matrixBytes apart from `at`. */
 // @ts-ignore: decorator
-@inline function halfSum<T>(a: T, b: T, c: T): T {
-  return half<T>(add<T>(add<T>(a, b), c));
+@inline function storeColumnOfU<T, Lane>(at: usize, matrixBytes: usize, a: T, b: T, c: T): void {
+  storeLanes<T, Lane>(at, outer<T, Lane>(a));
+  storeLanes<T, Lane>(at + 4 * matrixBytes, middleSum<T, Lane>(a, b, c));
+  storeLanes<T, Lane>(at + 8 * matrixBytes, middleDifference<T, Lane>(a, b, c));
+  storeLanes<T, Lane>(at + 12 * matrixBytes, outer<T, Lane>(c));
+}
+
+/** Rows 0 and 3 of G (or 2G) times a vector: its one 1 (or 2) picks a value. */
+// @ts-ignore: decorator
+@inline function outer<T, Lane>(v: T): T {
+  return isFloat<Lane>() ? v : add<T, Lane>(v, v);
+}
+
+/** Rows 1 and 2 of G times (a, b, c): ½(a + b + c) and ½(a − b + c); of 2G, without the halves. */
+// @ts-ignore: decorator
+@inline function middleSum<T, Lane>(a: T, b: T, c: T): T {
+  const sum = add<T, Lane>(add<T, Lane>(a, b), c);
+  return isFloat<Lane>() ? half<T>(sum) : sum;
 }
 // @ts-ignore: decorator
-@inline function halfDifference<T>(a: T, b: T, c: T): T {
-  return half<T>(add<T>(sub<T>(a, b), c));
+@inline function middleDifference<T, Lane>(a: T, b: T, c: T): T {
+  const difference = add<T, Lane>(sub<T, Lane>(a, b), c);
+  return isFloat<Lane>() ? half<T>(difference) : difference;
 }
 
 // A chunk covers `chunkRows` tile rows (the last chunk may have fewer): as many as keep its V and M within

@@ -62,7 +62,7 @@ describe.each(VARIANTS)('%s build', (variant) => {
     kernels = await RawKernels.load(variant);
   });
 
-  it.each(CONV_CASES.map((spec, i) => [i, spec] as const))('conv2d case %i matches the reference', (i, spec) => {
+  it.each(CONV_CASES.map((spec, i) => [i, spec] as const))('conv2dShare case %i matches the reference', (i, spec) => {
     const { C, H, W, M, KH, KW, SH, SW, pads } = spec;
     const [OH, OW] = convOutputSize(spec);
     const K = C * KH * KW;
@@ -76,22 +76,22 @@ describe.each(VARIANTS)('%s build', (variant) => {
       const guard = 12345.5;
       kernels.floats(outputAt + M * OH * OW * 4, 8).fill(guard);
       k.packGemmWeights(rawAt, packedAt, M, K);
-      k.conv2d(inputAt, C, H, W, packedAt, biasAt, M, KH, KW, SH, SW, ...pads, +relu, outputAt, scratchAt);
+      k.conv2dShare(inputAt, C, H, W, packedAt, biasAt, M, KH, KW, SH, SW, ...pads, +relu, outputAt, scratchAt, 0, 1);
       const expected = referenceConv(spec, input, weights, bias, relu);
       expect(relativeL2(kernels.read(outputAt, expected.length), expected)).toBeLessThan(TOLERANCE);
       expect([...kernels.read(outputAt + M * OH * OW * 4, 8)]).toEqual(new Array(8).fill(guard)); // no write past the end
     }
   });
 
-  it('conv2d writes a channel slice of a wider tensor without touching its neighbours', () => {
+  it('conv2dShare writes a channel slice of a wider tensor without touching its neighbours', () => {
     const spec: ConvCase = { C: 3, H: 5, W: 5, M: 6, KH: 3, KW: 3, SH: 1, SW: 1, pads: [1, 1, 1, 1] };
     const input = randomFloats(75, 1), weights = randomFloats(6 * 27, 2), bias = randomFloats(8, 3);
     const before = randomFloats(2 * 25, 4), after = randomFloats(3 * 25, 5);
     const concat = kernels.alloc(11 * 25, [...before, ...new Array(6 * 25).fill(0), ...after]);
     const packed = kernels.alloc(8 * 27);
     kernels.exports.packGemmWeights(kernels.alloc(weights.length, weights), packed, 6, 27);
-    kernels.exports.conv2d(kernels.alloc(75, input), 3, 5, 5, packed, kernels.alloc(8, bias), 6, 3, 3, 1, 1, 1, 1, 1, 1, 1,
-      concat + 2 * 25 * 4, kernels.alloc(kernels.exports.convScratchBytes(3, 5, 5, 3, 3, 1, 1, 1, 1, 1, 1, 0, 1) / 4));
+    kernels.exports.conv2dShare(kernels.alloc(75, input), 3, 5, 5, packed, kernels.alloc(8, bias), 6, 3, 3, 1, 1, 1, 1, 1, 1, 1,
+      concat + 2 * 25 * 4, kernels.alloc(kernels.exports.convScratchBytes(3, 5, 5, 3, 3, 1, 1, 1, 1, 1, 1, 0, 1) / 4), 0, 1);
     const result = kernels.read(concat, 11 * 25);
     expect(result.subarray(0, 50)).toEqual(before);
     expect(result.subarray(8 * 25)).toEqual(after);

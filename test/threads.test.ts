@@ -78,7 +78,7 @@ describe.each(VARIANTS)('share kernels, %s build', (variant) => {
       return kernels.read(output, M * N);
     };
 
-    const f32 = outputOf(1, false, (output, scratch) => k.conv2d(...f32Args(output, scratch)));
+    const f32 = outputOf(1, false, (output, scratch) => k.conv2dShare(...f32Args(output, scratch), 0, 1));
     const int8 = outputOf(1, true, (output, scratch) => conv2dInt8(k, ...int8Args(output, scratch)));
     expect(new Set(f32).size).toBeGreaterThan(M); // not degenerate
     for (const threads of [2, 3, 5]) {
@@ -157,7 +157,7 @@ describe.each(VARIANTS)('share kernels, %s build', (variant) => {
         }
       } else {
         members.forEach((m, i) => {
-          if (!int8) k.conv2d(inputAt, C, H, W, m.packed, m.bias, m.M, 1, 1, 1, 1, 0, 0, 0, 0, m.relu, outputs[i], scratch);
+          if (!int8) k.conv2dShare(inputAt, C, H, W, m.packed, m.bias, m.M, 1, 1, 1, 1, 0, 0, 0, 0, m.relu, outputs[i], scratch, 0, 1);
           else {
             conv2dInt8(k, inputAt, C, H, W, m.int8Packed, m.scales, m.sums, m.bias, m.M, 1, 1, 1, 1, 0, 0, 0, 0, scale, zeroPoint,
               m.relu, outputs[i], scratch, 0, m.outputScale, m.outputZeroPoint);

@@ -37,12 +37,6 @@ export interface KernelExports {
   useInstanceScratch(at: Ptr): void;
   kernelVariant(): number;
   packGemmWeights(src: Ptr, dst: Ptr, M: number, K: number): void;
-  conv2d(
-    input: Ptr, C: number, H: number, W: number,
-    packedWeights: Ptr, bias: Ptr, M: number, KH: number, KW: number, SH: number, SW: number,
-    padTop: number, padLeft: number, padBottom: number, padRight: number,
-    relu: number, output: Ptr, scratch: Ptr,
-  ): void;
   conv2dShare(
     input: Ptr, C: number, H: number, W: number,
     packedWeights: Ptr, bias: Ptr, M: number, KH: number, KW: number, SH: number, SW: number,
@@ -69,8 +63,7 @@ export interface KernelExports {
   /** Winograd F(2×2, 3×3) for int8 3×3 stride-1 convolutions, bit-identical to the direct int8 convolution (assembly/winograd-int8.ts). */
   WINOGRAD_INT8_MAX_CHANNELS: WebAssembly.Global;
   winogradInt8WeightBytes(M: number, C: number): number;
-  winogradInt8TransformScratchBytes(C: number): number;
-  winogradInt8TransformWeights(weights: Ptr, M: number, C: number, dst: Ptr, scratch: Ptr): void;
+  winogradInt8TransformWeights(weights: Ptr, M: number, C: number, dst: Ptr): void;
   winogradInt8ScratchBytes(
     C: number, H: number, W: number, M: number, padTop: number, padLeft: number, padBottom: number, padRight: number,
   ): number;
@@ -298,7 +291,7 @@ function selfTest({ exports, gemmRows }: Kernels): string | undefined {
   heap.set(weights, weightsAt / 4);
   heap.set(bias, biasAt / 4);
   exports.packGemmWeights(weightsAt, packedAt, M, C * KH * KW);
-  exports.conv2d(inputAt, C, H, W, packedAt, biasAt, M, KH, KW, stride, stride, pad, pad, pad, pad, 1, outputAt, scratchAt);
+  exports.conv2dShare(inputAt, C, H, W, packedAt, biasAt, M, KH, KW, stride, stride, pad, pad, pad, pad, 1, outputAt, scratchAt, 0, 1);
   const actual = new Float32Array(memory.buffer, outputAt, expected.length);
   for (let i = 0; i < expected.length; i++) {
     if (!(Math.abs(actual[i] - expected[i]) <= 1e-4 * (1 + Math.abs(expected[i])))) {

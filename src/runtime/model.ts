@@ -315,12 +315,11 @@ class WeightLayout {
           });
           continue;
         }
-        // The int8 transform's own scratch follows the staged values.
-        const transformScratch = alignUp(count);
-        largestRawBytes = Math.max(largestRawBytes, transformScratch + exports.winogradInt8TransformScratchBytes(inChannels));
+        // Staged with room for whole panels of rows (zeroed by the transform) and the transform's 16-byte reads.
+        largestRawBytes = Math.max(largestRawBytes, rows * depth + 16);
         reserve(node.weight, exports.winogradInt8WeightBytes(outChannels, inChannels), (at) => {
           this.writeInt8Values(weight, this.staging);
-          exports.winogradInt8TransformWeights(this.staging, outChannels, inChannels, at, this.staging + transformScratch);
+          exports.winogradInt8TransformWeights(this.staging, outChannels, inChannels, at);
         });
         continue;
       }
