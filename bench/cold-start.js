@@ -1,7 +1,8 @@
 // Cold start: a fresh process per trial, timing module import, model load and the first inference, then the
 // median of a few warm inferences — ours from the int8 model file and from the ONNX file (f32), and
-// onnxruntime-web (session creation, first run) on the same ONNX file. Runs under Node, Deno or Bun (each trial
-// in a child process of the same runtime); `npm run bench` runs it in all three. Writes
+// onnxruntime-web (session creation, first run) on the same ONNX file. Our load is also timed step by step, in
+// trials of their own that take loadModel()'s steps one at a time (src/runtime/load.ts). Runs under Node, Deno or
+// Bun (each trial in a child process of the same runtime); `npm run bench` runs it in all three. Writes
 // bench/results/cold-<runtime>.json for bench/report.js.
 // Options: --trials N (default 5), --quick (2 trials, writes nothing).
 
@@ -33,6 +34,9 @@ async function trial(which, modelPath) {
     timings.load = performance.now() - loadStart;
     const feeds = { [session.inputNames[0]]: new ortWeb.Tensor('float32', input, DIMS) };
     infer = () => session.run(feeds);
+  } else if (which === 'ours, step by step') {
+    const model = await loadStepByStep(bytes, timings);
+    infer = () => model.run(input, DIMS);
   } else {
     const { loadModel } = await import('googlenet-wasm');
     timings.import = performance.now() - started - timings.read;
@@ -54,6 +58,34 @@ async function trial(which, modelPath) {
   console.log(JSON.stringify(timings));
 }
 
+/**
+ * loadModel(bytes)'s steps one at a time, each timed into `timings`: the kernels (reading, compiling,
+ * instantiating and self-testing a build), decoding the file and checking the graph, the kernels' warm-up, and the
+ * weights (the Model laying out its memory, unpacking and packing them).
+ */
+async function loadStepByStep(bytes, timings) {
+  const { decodeModelFile, isModelFile, Model } = await import('googlenet-wasm');
+  const { loadKernels } = await import('../dist/runtime/kernels.js');
+  const { checkModelGraph, resolveModelLimits } = await import('../dist/runtime/limits.js');
+  const { warmUpKernels } = await import('../dist/runtime/warm-up.js');
+  const { importOnnx } = await import('../dist/onnx/import.js');
+  const step = async (name, run) => {
+    const start = performance.now();
+    const result = await run();
+    timings[name] = performance.now() - start;
+    return result;
+  };
+  const kernels = await step('kernels', () => loadKernels());
+  const { graph, ...metadata } = await step('decode', () => {
+    const decoded = isModelFile(bytes) ? decodeModelFile(bytes, { viewWeights: true }) : { graph: importOnnx(bytes, { viewWeights: true }) };
+    checkModelGraph(decoded.graph, resolveModelLimits());
+    return decoded;
+  });
+  const precision = metadata.weights === 'int8' ? 'int8' : 'f32';
+  await step('warmUp', () => warmUpKernels(kernels, precision));
+  return step('weights', () => new Model(graph, kernels, { precision, activationRanges: metadata.activationRanges }, metadata));
+}
+
 if (values.trial) {
   await trial(values.trial, values.model);
 } else {
@@ -65,6 +97,8 @@ if (values.trial) {
     { name: 'ours, int8 model file', which: 'ours', model: INT8 },
     { name: 'ours, ONNX (f32)', which: 'ours', model: ONNX },
     { name: 'onnxruntime-web, ONNX (f32)', which: 'onnxruntime-web', model: ONNX },
+    { name: 'ours, int8 model file, step by step', which: 'ours, step by step', model: INT8 },
+    { name: 'ours, ONNX (f32), step by step', which: 'ours, step by step', model: ONNX },
   ];
   const rows = [];
   for (const setup of setups) {
@@ -75,7 +109,7 @@ if (values.trial) {
       results.push(JSON.parse(child.stdout.trim().split('\n').at(-1)));
     }
     const row = { name: setup.name };
-    for (const key of ['read', 'import', 'load', 'first', 'warm']) row[key] = median(results.map((r) => r[key]));
+    for (const key of Object.keys(results[0])) row[key] = median(results.map((r) => r[key]));
     rows.push(row);
     console.log(JSON.stringify(row));
   }

@@ -51,9 +51,16 @@ function relativeL2(a, b) {
   return Math.sqrt(diff / norm);
 }
 
-/** Times `run` `runs` times after one warm-up; returns the median in ms and the warm-up result. */
+/**
+ * Warm-up before timing: at least one run and WARM_UP_MS, so that the engine has optimised the kernels (a build
+ * first used here, such as a threaded one, runs baseline code until its background compilation is done).
+ */
+const WARM_UP_MS = 500;
+
+/** Times `run` `runs` times after a warm-up; returns the median in ms and the first run's result. */
 async function measure(run) {
   const output = await run();
+  for (const start = performance.now(); performance.now() - start < WARM_UP_MS;) await run();
   const times = [];
   for (let i = 0; i < runs; i++) {
     const start = performance.now();

@@ -111,8 +111,37 @@ export interface KernelExports {
   probeInt8Dot(): number;
 }
 
+/** One member of a pointwise group (assembly/conv.ts); the int8 fields are 0 in an f32 group. */
+export interface GroupMember {
+  rows: number;
+  packedWeights: Ptr;
+  bias: Ptr;
+  output: Ptr;
+  relu: boolean;
+  weightScales: Ptr;
+  rowSums: Ptr;
+  /** 0: f32 output; else the scale of its quantised bytes. */
+  outputScale: number;
+  outputZeroPoint: number;
+}
+
+/** Writes the records of a pointwise group's members at `at` (GROUP_MEMBER_BYTES each), as the kernels read them. */
+export function writeGroupTable(exports: KernelExports, at: Ptr, members: GroupMember[]): void {
+  const memberBytes = exports.GROUP_MEMBER_BYTES.value as number;
+  const words = new Int32Array(exports.memory.buffer, at, (members.length * memberBytes) / 4);
+  const floats = new Float32Array(words.buffer, words.byteOffset, words.length);
+  members.forEach((member, i) => {
+    const record = (i * memberBytes) / 4;
+    words.set([member.rows, member.packedWeights, member.bias, member.output, +member.relu, member.weightScales, member.rowSums], record);
+    floats[record + 7] = member.outputScale;
+    words[record + 8] = member.outputZeroPoint;
+  });
+}
+
 export interface Kernels {
   variant: KernelVariant;
+  /** The compiled build the exports are an instance of. */
+  module: WebAssembly.Module;
   exports: KernelExports;
   /** Rows per packed weight panel of the GEMM microkernels. */
   gemmRows: number;
@@ -224,20 +253,21 @@ export async function loadKernels(options: KernelOptions = {}): Promise<Kernels>
       rejected.push(`${variant}: ${candidate}`);
       continue;
     }
-    const kernels = describeKernels(variant, candidate.exports);
+    const kernels = describeKernels(variant, candidate.module, candidate.exports);
     const failure = selfTest(kernels);
     if (failure) {
       rejected.push(`${variant}: ${failure}`);
       continue;
     }
-    return threads === 1 ? kernels : withThreads(kernels, candidate.module, threads);
+    return threads === 1 ? kernels : withThreads(kernels, threads);
   }
   throw new GoogLeNetError(`no usable kernel build (${rejected.join('; ')})`);
 }
 
-export function describeKernels(variant: KernelVariant, exports: KernelExports): Kernels {
+export function describeKernels(variant: KernelVariant, module: WebAssembly.Module, exports: KernelExports): Kernels {
   return {
     variant,
+    module,
     exports,
     gemmRows: exports.GEMM_MR.value as number,
     gemmColumns: exports.GEMM_NR.value as number,
@@ -247,10 +277,10 @@ export function describeKernels(variant: KernelVariant, exports: KernelExports):
 }
 
 /** The kernels with threads − 1 extra threads, whose instance scratch goes first above the heap base. */
-async function withThreads(kernels: Kernels, module: WebAssembly.Module, threads: number): Promise<Kernels> {
+async function withThreads(kernels: Kernels, threads: number): Promise<Kernels> {
   const scratchBytes = kernels.exports.INSTANCE_SCRATCH_BYTES.value as number;
   const scratchAt = (thread: number) => kernels.heapBase + (thread - 1) * scratchBytes;
-  const parallel = await startThreads(module, kernels.exports, threads, scratchAt);
+  const parallel = await startThreads(kernels.module, kernels.exports, threads, scratchAt);
   return { ...kernels, heapBase: scratchAt(threads), parallel };
 }
 

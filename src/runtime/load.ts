@@ -5,6 +5,7 @@ import { readDefaultModel } from './default-model.js';
 import { loadKernels, type KernelOptions, type Kernels } from './kernels.js';
 import { checkModelBytes, checkModelGraph, resolveModelLimits, type ModelLimits } from './limits.js';
 import { releaseBytes } from './read-capped.js';
+import { warmUpKernels } from './warm-up.js';
 import { readPath, readUrl } from './package-files.js';
 import { Model, type ExecutionOptions, type Precision } from './model.js';
 
@@ -70,7 +71,10 @@ async function modelFrom(
   try {
     const { graph, metadata } = decode();
     checkModelGraph(graph, limits);
-    return { model: new Model(graph, kernels, execution(precision, metadata), metadata), metadata };
+    const executionOptions = execution(precision, metadata);
+    // The engine optimises the kernels in the background while the Model lays out and packs the weights.
+    warmUpKernels(kernels, executionOptions.precision);
+    return { model: new Model(graph, kernels, executionOptions, metadata), metadata };
   } catch (error) {
     kernels.parallel.close(); // the extra threads, which would otherwise stay alive
     throw error;

@@ -23,7 +23,7 @@ import { groupPointwiseSiblings, pointwiseGroups } from '../graph/schedule.js';
 import { elementCount, inferShapes } from '../graph/shapes.js';
 import { classify, type ClassifyOptions, type ImageInput, type Prediction } from './classify.js';
 import { quantisedTensors } from './quantised-tensors.js';
-import type { Kernels, KernelVariant } from './kernels.js';
+import { writeGroupTable, type Kernels, type KernelVariant } from './kernels.js';
 
 /** GEMM tiles read up to a tile width past the end of a buffer (never stored); keep those reads in bounds. */
 const TAIL_SLACK_BYTES = 256;
@@ -550,18 +550,15 @@ function compilePointwiseGroup(members: ConvNode[], tableAt: number, context: St
   const [inputName] = members[0].inputs;
   const input = tensorAt(inputName);
   const [, C, H, W] = shapes.get(inputName)!;
-  const memberBytes = k.GROUP_MEMBER_BYTES.value as number;
-  const words = new Int32Array(k.memory.buffer, tableAt, (members.length * memberBytes) / 4);
-  const floats = new Float32Array(words.buffer, words.byteOffset, words.length);
-  members.forEach((member, i) => {
-    const at = (i * memberBytes) / 4;
-    const int8 = precision === 'int8';
+  const int8 = precision === 'int8';
+  writeGroupTable(k, tableAt, members.map((member) => {
     const out = int8 ? outputQuantisation(member, context) : { scale: 0, zeroPoint: 0 };
-    words.set([shapes.get(member.output)![1], weightAt(member.weight), weightAt(biasKey(member)), tensorAt(member.output), +member.relu,
-      int8 ? weightAt(scalesKey(member)) : 0, int8 ? weightAt(rowSumsKey(member)) : 0], at);
-    floats[at + 7] = out.scale;
-    words[at + 8] = out.zeroPoint;
-  });
+    return {
+      rows: shapes.get(member.output)![1], packedWeights: weightAt(member.weight), bias: weightAt(biasKey(member)),
+      output: tensorAt(member.output), relu: member.relu, weightScales: int8 ? weightAt(scalesKey(member)) : 0,
+      rowSums: int8 ? weightAt(rowSumsKey(member)) : 0, outputScale: out.scale, outputZeroPoint: out.zeroPoint,
+    };
+  }));
   if (precision === 'f32') {
     return () => parallel.run('conv2dPointwiseGroupShare', [input, C, H * W, tableAt, members.length, scratchAt]);
   }

@@ -70,8 +70,8 @@ export function relativeL2(actual: ArrayLike<number>, expected: ArrayLike<number
  * relaxed int8 dot is wrong, yet the f32 relaxed multiply-add it also contains must still be tested end to end.
  */
 export async function unverifiedKernels(variant: KernelVariant): Promise<Kernels> {
-  const { instance } = await WebAssembly.instantiate(await readBuild(variant), {});
-  return describeKernels(variant, instance.exports as unknown as KernelExports);
+  const { instance, module } = await WebAssembly.instantiate(await readBuild(variant), {});
+  return describeKernels(variant, module, instance.exports as unknown as KernelExports);
 }
 
 /** conv2dInt8Share's arguments without `thread, threads`. */
