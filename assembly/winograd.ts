@@ -200,8 +200,9 @@ export function winogradScratchBytes(
 
 /**
  * output[M × OH × OW] = conv3×3(input[C × H × W], weights) + bias, stride 1, any padding, optional ReLU, with
- * `transformedWeights` from winogradTransformWeights and `bias` padded to whole GEMM panels like conv2d's. Writes
- * rows of OH·OW floats at `output` as conv2d does (so it can fill a channel slice of a concat) and nothing else.
+ * `transformedWeights` from winogradTransformWeights and `bias` padded to whole GEMM panels like conv2dShare's.
+ * Writes rows of OH·OW floats at `output` as conv2dShare does (so it can fill a channel slice of a concat) and
+ * nothing else.
  * This is thread `thread`'s share of `threads`: its share of the tile rows, in chunks of its own, with
  * winogradScratchBytes() bytes of scratch for each thread from `scratch`.
  *

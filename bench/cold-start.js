@@ -59,16 +59,16 @@ async function trial(which, modelPath) {
 }
 
 /**
- * loadModel(bytes)'s steps one at a time, each timed into `timings`: the kernels (reading, compiling,
- * instantiating and self-testing a build), decoding the file and checking the graph, the kernels' warm-up, and the
- * weights (the Model laying out its memory, unpacking and packing them).
+ * loadModel(bytes)'s steps one at a time (src/runtime/load.ts), each timed into `timings`: the kernels (reading,
+ * compiling, instantiating and self-testing a build), decoding the file (for ONNX, importing the importer too)
+ * and checking the graph, the kernels' warm-up, and the weights (the Model laying out its memory, unpacking and
+ * packing them).
  */
 async function loadStepByStep(bytes, timings) {
   const { decodeModelFile, isModelFile, Model } = await import('googlenet-wasm');
   const { loadKernels } = await import('../dist/runtime/kernels.js');
   const { checkModelGraph, resolveModelLimits } = await import('../dist/runtime/limits.js');
   const { warmUpKernels } = await import('../dist/runtime/warm-up.js');
-  const { importOnnx } = await import('../dist/onnx/import.js');
   const step = async (name, run) => {
     const start = performance.now();
     const result = await run();
@@ -76,14 +76,21 @@ async function loadStepByStep(bytes, timings) {
     return result;
   };
   const kernels = await step('kernels', () => loadKernels());
-  const { graph, ...metadata } = await step('decode', () => {
-    const decoded = isModelFile(bytes) ? decodeModelFile(bytes, { viewWeights: true }) : { graph: importOnnx(bytes, { viewWeights: true }) };
+  const { graph, metadata } = await step('decode', async () => {
+    let decoded;
+    if (isModelFile(bytes)) {
+      const { graph, ...metadata } = decodeModelFile(bytes, { viewWeights: true });
+      decoded = { graph, metadata };
+    } else {
+      const { importOnnx } = await import('../dist/onnx/import.js');
+      decoded = { graph: importOnnx(bytes, { viewWeights: true }) };
+    }
     checkModelGraph(decoded.graph, resolveModelLimits());
     return decoded;
   });
-  const precision = metadata.weights === 'int8' ? 'int8' : 'f32';
+  const precision = metadata?.weights === 'int8' ? 'int8' : 'f32';
   await step('warmUp', () => warmUpKernels(kernels, precision));
-  return step('weights', () => new Model(graph, kernels, { precision, activationRanges: metadata.activationRanges }, metadata));
+  return step('weights', () => new Model(graph, kernels, { precision, activationRanges: metadata?.activationRanges }, metadata));
 }
 
 if (values.trial) {

@@ -66,7 +66,8 @@ async function modelFrom(
 ): Promise<LoadedModel> {
   const decode = await decoderOf(bytes, limits);
   // The kernels load first, so that no other code runs between decoding and the Model copying the weights into
-  // its memory: a model file's weights and an ONNX file's raw floats are views into its bytes, not copies.
+  // its memory (everything in between is synchronous): a model file's weights and an ONNX file's raw floats are
+  // views into its bytes, not copies.
   const kernels = await loadKernels(options);
   try {
     const { graph, metadata } = decode();

@@ -8,7 +8,8 @@
  * 1.38× in Bun. warmUpKernels() runs the kernels of the model's precision on a small network of its own, about a
  * millisecond of work, so that their optimisation overlaps the rest of loading instead.
  *
- * Once per compiled module: its optimised code serves every instance, the threads' included.
+ * Once per compiled module and precision: the optimised code serves every instance of the module, the threads'
+ * included, and the two precisions share few kernels.
  */
 
 import { alignUp } from '../graph/plan.js';
@@ -18,18 +19,20 @@ import type { Precision } from './model.js';
 /** Runs of the network: enough for V8 to start optimising each hot kernel (its tiering budget spent). */
 const RUNS = 4;
 
-const warmedUp = new WeakSet<WebAssembly.Module>();
+/** The precisions each compiled module has been warmed up for. */
+const warmedUp = new WeakMap<WebAssembly.Module, Set<Precision>>();
 
 /**
  * The network, on a 3 × 24 × 24 input: a 7×7 stride-2 convolution to 8 × 12 × 12, 3×3 max pooling and LRN, a
- * pointwise group of two 1×1 convolutions, a Winograd 3×3 convolution on the first, global average pooling, a
- * dense layer and softmax. Its values are arbitrary but finite; its results are not read.
+ * pointwise group of two 1×1 convolutions, a Winograd 3×3 convolution (run on four of the maps), global average
+ * pooling, a dense layer and softmax. Its values are arbitrary but finite; its results are not read.
  */
 const [INPUT_CHANNELS, INPUT_SIZE, CHANNELS, SIZE, CLASSES] = [3, 24, 8, 12, 10];
 
 export function warmUpKernels(kernels: Kernels, precision: Precision): void {
-  if (warmedUp.has(kernels.module)) return;
-  warmedUp.add(kernels.module);
+  const precisions = warmedUp.get(kernels.module) ?? new Set<Precision>();
+  if (precisions.has(precision)) return;
+  warmedUp.set(kernels.module, precisions.add(precision));
   const k = kernels.exports;
   const int8 = precision === 'int8';
   const inputValues = INPUT_CHANNELS * INPUT_SIZE * INPUT_SIZE, plane = SIZE * SIZE, mapBytes = CHANNELS * plane * 4;
@@ -48,7 +51,8 @@ export function warmUpKernels(kernels: Kernels, precision: Precision): void {
   const winograd = reserve(int8 ? k.winogradInt8WeightBytes(CHANNELS, CHANNELS) : k.winogradWeightBytes(CHANNELS, CHANNELS));
   const dense = reserve(CLASSES * CHANNELS * 4);
   const constants = reserve(16 * 4); // every layer's bias and weight scales: 0.01 for each channel or class
-  const rowSums = reserve(CHANNELS * 4); // written by packInt8Weights for each layer in turn
+  // Written by packInt8Weights for each layer in turn: every layer reads the last one's, which is fine here.
+  const rowSums = reserve(CHANNELS * 4);
   const [convolved, pooled, normalised, branch1, branch2, transformed] = [0, 1, 2, 3, 4, 5].map(() => reserve(mapBytes));
   const [averaged, logits, probabilities] = [CHANNELS, CLASSES, CLASSES].map((count) => reserve(count * 4));
   const table = reserve(2 * (k.GROUP_MEMBER_BYTES.value as number));
