@@ -111,6 +111,12 @@ export interface KernelExports {
   probeInt8Dot(): number;
 }
 
+/** Grows a wasm memory, in whole 64 KiB pages, until it holds at least `bytes` bytes. */
+export function growMemoryTo(memory: WebAssembly.Memory, bytes: number): void {
+  const missing = bytes - memory.buffer.byteLength;
+  if (missing > 0) memory.grow(Math.ceil(missing / 65536));
+}
+
 /** One member of a pointwise group (assembly/conv.ts); the int8 fields are 0 in an f32 group. */
 export interface GroupMember {
   rows: number;
@@ -314,8 +320,7 @@ function selfTest({ exports, gemmRows }: Kernels): string | undefined {
   }
   const [inputAt, weightsAt, packedAt, biasAt, outputAt, scratchAt] = offsets;
   const memory = exports.memory;
-  const missing = cursor - memory.buffer.byteLength;
-  if (missing > 0) memory.grow(Math.ceil(missing / 65536));
+  growMemoryTo(memory, cursor);
   const heap = new Float32Array(memory.buffer);
   heap.set(input, inputAt / 4);
   heap.set(weights, weightsAt / 4);

@@ -23,7 +23,7 @@ import { groupPointwiseSiblings, pointwiseGroups } from '../graph/schedule.js';
 import { elementCount, inferShapes } from '../graph/shapes.js';
 import { classify, type ClassifyOptions, type ImageInput, type Prediction } from './classify.js';
 import { quantisedTensors } from './quantised-tensors.js';
-import { writeGroupTable, type Kernels, type KernelVariant } from './kernels.js';
+import { growMemoryTo, writeGroupTable, type Kernels, type KernelVariant } from './kernels.js';
 
 /** GEMM tiles read up to a tile width past the end of a buffer (never stored); keep those reads in bounds. */
 const TAIL_SLACK_BYTES = 256;
@@ -127,8 +127,7 @@ export class Model {
     const scratchAt = alignUp(arenaAt + plan.arenaBytes);
     const memoryBytes = scratchAt + scratchBytes + TAIL_SLACK_BYTES;
     const memory = kernels.exports.memory;
-    const missing = memoryBytes - memory.buffer.byteLength;
-    if (missing > 0) memory.grow(Math.ceil(missing / 65536));
+    growMemoryTo(memory, memoryBytes);
 
     weights.upload(base, scratchAt);
     const tensorAt = (name: string) => arenaAt + plan.tensors.get(name)!.offset;

@@ -13,7 +13,7 @@
  */
 
 import { alignUp } from '../graph/plan.js';
-import { writeGroupTable, type Kernels } from './kernels.js';
+import { growMemoryTo, writeGroupTable, type Kernels } from './kernels.js';
 import type { Precision } from './model.js';
 
 /** Runs of the network: enough for V8 to start optimising each hot kernel (its tiering budget spent). */
@@ -62,8 +62,7 @@ export function warmUpKernels(kernels: Kernels, precision: Precision): void {
     (int8 ? k.winogradInt8ScratchBytes : k.winogradScratchBytes)(CHANNELS, SIZE, SIZE, CHANNELS, 1, 1, 1, 1),
     k.maxPoolScratchBytes(SIZE),
   ));
-  const missing = cursor - k.memory.buffer.byteLength;
-  if (missing > 0) k.memory.grow(Math.ceil(missing / 65536));
+  growMemoryTo(k.memory, cursor);
 
   const memory = k.memory.buffer;
   new Float32Array(memory, input, inputValues).forEach((_, i, values) => (values[i] = Math.sin(i)));
