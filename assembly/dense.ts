@@ -1,6 +1,7 @@
 // Fully connected layer, LRN, softmax and a standalone ReLU: the small layers around the convolutions.
 
 import { largerOf } from './lanes';
+import { exp32, ln32 } from './math';
 
 /**
  * y[o] = Σᵢ W[o][i]·x[i] + bias[o], W row-major [out × in]. Every build sums in the same order — four
@@ -87,12 +88,23 @@ export function lrn(
         squares += v * v;
       }
       const at = <usize>(c * HW + p) << 2;
-      // base^beta as exp(beta · ln base), which is Mathf.pow's value for a positive base: inferShapes requires a
-      // positive bias, and Mathf.pow, for the negative bases and zero exponents it also handles, would be the
-      // largest function of the module.
-      store<f32>(output + at, load<f32>(input + at) / Mathf.exp(beta * Mathf.log(bias + scale * squares)));
+      store<f32>(output + at, load<f32>(input + at) / positivePower(bias + scale * squares, beta));
     }
   }
+}
+
+/**
+ * base^exponent for a positive base (inferShapes requires LRN's bias to be positive). GoogLeNet's and AlexNet's
+ * exponent, 0.75, takes √b·√√b: three times faster than exp(β · ln b) and closer to the exact power, as no
+ * rounding of β · ln b is magnified by exp.
+ */
+// @ts-ignore: decorator
+@inline function positivePower(base: f32, exponent: f32): f32 {
+  if (exponent == 0.75) {
+    const root = sqrt(base);
+    return root * sqrt(root);
+  }
+  return exp32(exponent * ln32(base));
 }
 
 export function softmax(x: usize, n: i32, y: usize): void {
@@ -100,7 +112,7 @@ export function softmax(x: usize, n: i32, y: usize): void {
   for (let i = 0; i < n; i++) largest = max(largest, load<f32>(x + (<usize>i << 2)));
   let sum: f32 = 0;
   for (let i = 0; i < n; i++) {
-    const e = Mathf.exp(load<f32>(x + (<usize>i << 2)) - largest);
+    const e = exp32(load<f32>(x + (<usize>i << 2)) - largest);
     store<f32>(y + (<usize>i << 2), e);
     sum += e;
   }

@@ -188,4 +188,44 @@ describe.each(VARIANTS)('%s build', (variant) => {
     k.relu(inputAt, C * HW, outputAt);
     expect(kernels.read(outputAt, C * HW)).toEqual(input.map((v) => Math.max(0, v)));
   });
+
+  it('softmax and LRN are within a few f32 ulps of float64 references, element by element, over wide ranges', () => {
+    // They compute e^x and ln x with assembly/math.ts, not AssemblyScript's Mathf, and LRN b^0.75 as √b·√√b: 4e-7 is
+    // about 3 ulps.
+    const k = kernels.exports;
+    const n = 2000;
+    const logits = randomFloats(n, 54).map((v) => -90 * v * v); // e^x down to f32's subnormals
+    logits[0] = 0;
+    const logitsAt = kernels.alloc(n, logits), probabilitiesAt = kernels.alloc(n);
+    k.softmax(logitsAt, n, probabilitiesAt);
+    const exps = Array.from(logits, Math.exp), sum = exps.reduce((a, b) => a + b, 0);
+    kernels.read(probabilitiesAt, n).forEach((p, i) => {
+      const expected = exps[i] / sum;
+      if (expected > 1e-37) expect(Math.abs(p - expected) / expected).toBeLessThan(4e-7);
+      else expect(p).toBeLessThan(2e-37);
+    });
+
+    // The reference rounds to f32 where the kernel does — the sum of squares, the base, and for β ≠ 0.75 (which
+    // goes through √) ln base and β · ln base — so that what remains is the power itself.
+    const f32 = Math.fround;
+    const [C, HW] = [7, 300];
+    const magnitudes = randomFloats(C * HW, 55);
+    const input = randomFloats(C * HW, 56).map((v, i) => v * 10 ** (3 * magnitudes[i] + 1));
+    const inputAt = kernels.alloc(C * HW, input), outputAt = kernels.alloc(C * HW);
+    for (const [size, alpha, beta, bias] of [[5, 1e-4, 0.75, 1], [3, 0.5, 2.5, 1e-3], [1, 2, 0.1, 100]]) {
+      k.lrn(inputAt, C, HW, size, alpha, beta, bias, outputAt);
+      const output = kernels.read(outputAt, C * HW);
+      const before = Math.floor((size - 1) / 2), scale = f32(f32(alpha) / size);
+      for (let c = 0; c < C; c++) for (let p = 0; p < HW; p++) {
+        let squares = 0;
+        for (let j = Math.max(0, c - before); j <= Math.min(C - 1, c + size - 1 - before); j++) {
+          squares = f32(squares + f32(input[j * HW + p] ** 2));
+        }
+        const base = f32(f32(bias) + f32(scale * squares));
+        const power = beta === 0.75 ? base ** 0.75 : Math.exp(f32(f32(beta) * f32(Math.log(base))));
+        const expected = input[c * HW + p] / power;
+        expect(Math.abs(output[c * HW + p] - expected)).toBeLessThanOrEqual(4e-7 * Math.abs(expected));
+      }
+    }
+  });
 });
