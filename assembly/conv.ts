@@ -11,7 +11,11 @@
 //   f32, thread t:          for each band of rows [OH·t/T, OH·(t+1)/T):  im2col → GEMM
 //   int8 phase 1, thread t: quantise channels [C·t/T, C·(t+1)/T)
 //   int8 phase 2, thread t: for each band of its rows: im2col of the bytes → pack a tile, GEMM, next tile
-import { gemm, GEMM_NR, gemmScratchBytes, multiplySliver, packSliver } from './gemm';
+//
+// An output of at most one tile of columns (GoogLeNet's 2×2 and 1×1 maps) would leave all the work to one thread
+// that way, so its threads split the output channels instead, in whole GEMM_MR-row panels: each unfolds or packs
+// all the columns and multiplies them by its share of the weights.
+import { gemm, GEMM_MR, GEMM_NR, gemmScratchBytes, multiplySliver, packSliver } from './gemm';
 import { gemmInt8, groupsOf, packQuantisedColumns, quantiseActivations } from './gemm-int8';
 import { shareStart } from './share';
 
@@ -24,10 +28,14 @@ const BAND_BYTES: i32 = 256 * 1024;
   return (size + padBegin + padEnd - kernel) / stride + 1;
 }
 
-/** Output rows per band: as many as fit BAND_BYTES, at least one, at most a thread's share of the OH rows. */
+/**
+ * Output rows per band: as many as fit BAND_BYTES, at least one, at most a thread's share of the OH rows (all of
+ * them when threads split the channels).
+ */
 // @ts-ignore: decorator
 @inline function bandRowsOf(K: i32, OH: i32, OW: i32, valueBytes: i32, threads: i32): i32 {
-  return max(1, min((OH + threads - 1) / threads, BAND_BYTES / (K * OW * valueBytes)));
+  const share = splitsChannels(OH * OW) ? OH : (OH + threads - 1) / threads;
+  return max(1, min(share, BAND_BYTES / (K * OW * valueBytes)));
 }
 
 /**
@@ -165,6 +173,38 @@ function im2col<T>(
   return min(N, shareStart((N + GEMM_NR - 1) / GEMM_NR, thread, threads) * GEMM_NR);
 }
 
+/** Whether threads split an output of N columns by its channels (see the top of this file). */
+// @ts-ignore: decorator
+@inline function splitsChannels(N: i32): bool {
+  return N <= GEMM_NR;
+}
+
+/**
+ * The first output channel (of M, over N columns) of thread `thread`'s share: a multiple of GEMM_MR when threads
+ * split the channels, else 0, as every thread takes them all.
+ */
+// @ts-ignore: decorator
+@inline function firstChannel(M: i32, N: i32, thread: i32, threads: i32): i32 {
+  return splitsChannels(N) ? min(M, shareStart((M + GEMM_MR - 1) / GEMM_MR, thread, threads) * GEMM_MR) : 0;
+}
+
+/** The end of thread `thread`'s share of the output channels (see firstChannel). */
+// @ts-ignore: decorator
+@inline function endChannel(M: i32, N: i32, thread: i32, threads: i32): i32 {
+  return splitsChannels(N) ? firstChannel(M, N, thread + 1, threads) : M;
+}
+
+/** The thread number and count that share an output's columns: 0 of 1 when threads split its channels instead. */
+// @ts-ignore: decorator
+@inline function columnThreadOf(N: i32, thread: i32): i32 {
+  return splitsChannels(N) ? 0 : thread;
+}
+
+// @ts-ignore: decorator
+@inline function columnThreadsOf(N: i32, threads: i32): i32 {
+  return splitsChannels(N) ? 1 : threads;
+}
+
 /**
  * output[M×OH×OW] = conv(input[C×H×W], weights) + bias, optional ReLU, for thread `thread` of `threads`: its share
  * of the output. `packedWeights` come from packGemmWeights over the [M × C·KH·KW] weight matrix; `scratch` has
@@ -180,17 +220,19 @@ export function conv2dShare(
   const N = OH * OW, K = C * KH * KW, pointwise = isPointwise(KH, KW, SH, SW, padTop, padLeft, padBottom, padRight);
   const bandSize = bandBytes(K, OH, OW, 4, pointwise, threads);
   const band = scratch + <usize>thread * (bandSize + gemmScratchBytes(K)), sliver = band + bandSize;
+  const m0 = firstChannel(M, N, thread, threads), m1 = endChannel(M, N, thread, threads);
+  const columnThread = columnThreadOf(N, thread), columnThreads = columnThreadsOf(N, threads);
   if (pointwise) {
-    const first = columnShareStart(N, thread, threads), end = columnShareStart(N, thread + 1, threads);
-    gemm(packedWeights, input + (<usize>first << 2), N, output + (<usize>first << 2), N, M, end - first, K, bias, relu, sliver);
+    const first = columnShareStart(N, columnThread, columnThreads), end = columnShareStart(N, columnThread + 1, columnThreads);
+    gemm(packedWeights, input + (<usize>first << 2), N, output + (<usize>first << 2), N, m0, m1, end - first, K, bias, relu, sliver);
     return;
   }
-  const bandRows = bandRowsOf(K, OH, OW, 4, threads), end = shareStart(OH, thread + 1, threads);
-  for (let oy = shareStart(OH, thread, threads); oy < end; oy += bandRows) {
+  const bandRows = bandRowsOf(K, OH, OW, 4, threads), end = shareStart(OH, columnThread + 1, columnThreads);
+  for (let oy = shareStart(OH, columnThread, columnThreads); oy < end; oy += bandRows) {
     // Output rows [oy, oy + rows) are those of a convolution whose padding starts oy·SH rows further up.
     const rows = min(bandRows, end - oy), columns = rows * OW;
     im2col<f32>(input, C, H, W, KH, KW, SH, SW, padTop - oy * SH, padLeft, rows, OW, band, 0);
-    gemm(packedWeights, band, columns, output + (<usize>(oy * OW) << 2), N, M, columns, K, bias, relu, sliver);
+    gemm(packedWeights, band, columns, output + (<usize>(oy * OW) << 2), N, m0, m1, columns, K, bias, relu, sliver);
   }
 }
 
@@ -228,36 +270,38 @@ export function conv2dInt8Share(
   const band = scratch + im2colBytes<u8>(C, H * W, true) + <usize>thread * (bandSize + packedColumnsBytes(K, GEMM_NR));
   const packed = band + bandSize;
   const outputInverseScale: f32 = outputScale > 0 ? 1 / outputScale : 0;
+  const m0 = firstChannel(M, N, thread, threads), m1 = endChannel(M, N, thread, threads);
+  const columnThread = columnThreadOf(N, thread), columnThreads = columnThreadsOf(N, threads);
   if (pointwise) {
-    const first = columnShareStart(N, thread, threads), end = columnShareStart(N, thread + 1, threads);
+    const first = columnShareStart(N, columnThread, columnThreads), end = columnShareStart(N, columnThread + 1, columnThreads);
     multiplyQuantisedColumns(quantisedInput + <usize>first, N, end - first, K, packed, packedWeights, weightScales, rowSums,
-      bias, M, activationScale, zeroPoint, relu, output, N, first, outputInverseScale, outputZeroPoint);
+      bias, m0, m1, activationScale, zeroPoint, relu, output, N, first, outputInverseScale, outputZeroPoint);
     return;
   }
-  const bandRows = bandRowsOf(K, OH, OW, 1, threads), end = shareStart(OH, thread + 1, threads);
-  for (let oy = shareStart(OH, thread, threads); oy < end; oy += bandRows) {
+  const bandRows = bandRowsOf(K, OH, OW, 1, threads), end = shareStart(OH, columnThread + 1, columnThreads);
+  for (let oy = shareStart(OH, columnThread, columnThreads); oy < end; oy += bandRows) {
     const rows = min(bandRows, end - oy), columns = rows * OW;
     im2col<u8>(quantisedInput, C, H, W, KH, KW, SH, SW, padTop - oy * SH, padLeft, rows, OW, band, <u8>zeroPoint);
-    multiplyQuantisedColumns(band, columns, columns, K, packed, packedWeights, weightScales, rowSums, bias, M,
+    multiplyQuantisedColumns(band, columns, columns, K, packed, packedWeights, weightScales, rowSums, bias, m0, m1,
       activationScale, zeroPoint, relu, output, N, oy * OW, outputInverseScale, outputZeroPoint);
   }
 }
 
 /**
- * Output columns [firstColumn, firstColumn + count) (of N) of the int8 convolution, from `count` columns of its
- * quantised (im2col) matrix at `columns`, rows `rowStride` bytes apart: each GEMM_NR-column tile is packed into
- * `packed` and multiplied while it is in L1.
+ * Output columns [firstColumn, firstColumn + count) (of N) of output channels [firstRow, M) of the int8 convolution,
+ * from `count` columns of its quantised (im2col) matrix at `columns`, rows `rowStride` bytes apart: each
+ * GEMM_NR-column tile is packed into `packed` and multiplied while it is in L1.
  */
 function multiplyQuantisedColumns(
-  columns: usize, rowStride: i32, count: i32, K: i32, packed: usize,
-  packedWeights: usize, weightScales: usize, rowSums: usize, bias: usize, M: i32, activationScale: f32, zeroPoint: i32,
+  columns: usize, rowStride: i32, count: i32, K: i32, packed: usize, packedWeights: usize, weightScales: usize,
+  rowSums: usize, bias: usize, firstRow: i32, M: i32, activationScale: f32, zeroPoint: i32,
   relu: bool, output: usize, N: i32, firstColumn: i32, outputInverseScale: f32, outputZeroPoint: i32,
 ): void {
   const valueBytes: usize = outputInverseScale > 0 ? 1 : 4;
   for (let n0 = 0; n0 < count; n0 += GEMM_NR) {
     const cols = min(GEMM_NR, count - n0);
     packQuantisedColumns(columns + <usize>n0, rowStride, K, cols, zeroPoint, packed);
-    gemmInt8(packedWeights, packed, output + <usize>(firstColumn + n0) * valueBytes, N, M, cols, K,
+    gemmInt8(packedWeights, packed, output + <usize>(firstColumn + n0) * valueBytes, N, firstRow, M, cols, K,
       activationScale, zeroPoint, weightScales, rowSums, bias, relu, outputInverseScale, outputZeroPoint);
   }
 }
@@ -287,13 +331,15 @@ export function conv2dPointwiseGroupShare(
   input: usize, C: i32, HW: i32, members: usize, memberCount: i32, scratch: usize, thread: i32, threads: i32,
 ): void {
   const sliver = scratch + <usize>thread * gemmScratchBytes(C);
-  const end = columnShareStart(HW, thread + 1, threads);
-  for (let n0 = columnShareStart(HW, thread, threads); n0 < end; n0 += GEMM_NR) {
+  const columnThread = columnThreadOf(HW, thread), columnThreads = columnThreadsOf(HW, threads);
+  const end = columnShareStart(HW, columnThread + 1, columnThreads);
+  for (let n0 = columnShareStart(HW, columnThread, columnThreads); n0 < end; n0 += GEMM_NR) {
     packSliver(input + (<usize>n0 << 2), <usize>HW << 2, C, sliver);
     for (let m = 0; m < memberCount; m++) {
-      const output = memberField<usize>(members, m, 12) + (<usize>n0 << 2);
-      multiplySliver(memberField<usize>(members, m, 4), sliver, output, HW, memberField<i32>(members, m, 0),
-        min(GEMM_NR, end - n0), C, memberField<usize>(members, m, 8), memberField<i32>(members, m, 16) != 0);
+      const output = memberField<usize>(members, m, 12) + (<usize>n0 << 2), M = memberField<i32>(members, m, 0);
+      multiplySliver(memberField<usize>(members, m, 4), sliver, output, HW, firstChannel(M, HW, thread, threads),
+        endChannel(M, HW, thread, threads), min(GEMM_NR, end - n0), C, memberField<usize>(members, m, 8),
+        memberField<i32>(members, m, 16) != 0);
     }
   }
 }
@@ -308,14 +354,16 @@ export function conv2dInt8PointwiseGroupShare(
 ): void {
   const columns = inputQuantised ? input : scratch;
   const packed = scratch + im2colBytes<u8>(C, HW, true) + <usize>thread * packedColumnsBytes(C, GEMM_NR);
-  const end = columnShareStart(HW, thread + 1, threads);
-  for (let n0 = columnShareStart(HW, thread, threads); n0 < end; n0 += GEMM_NR) {
+  const columnThread = columnThreadOf(HW, thread), columnThreads = columnThreadsOf(HW, threads);
+  const end = columnShareStart(HW, columnThread + 1, columnThreads);
+  for (let n0 = columnShareStart(HW, columnThread, columnThreads); n0 < end; n0 += GEMM_NR) {
     const cols = min(GEMM_NR, end - n0);
     packQuantisedColumns(columns + <usize>n0, HW, C, cols, zeroPoint, packed);
     for (let m = 0; m < memberCount; m++) {
-      const outputScale = memberField<f32>(members, m, 28);
+      const outputScale = memberField<f32>(members, m, 28), M = memberField<i32>(members, m, 0);
       const output = memberField<usize>(members, m, 12) + <usize>n0 * (outputScale > 0 ? 1 : 4);
-      gemmInt8(memberField<usize>(members, m, 4), packed, output, HW, memberField<i32>(members, m, 0), cols, C,
+      gemmInt8(memberField<usize>(members, m, 4), packed, output, HW, firstChannel(M, HW, thread, threads),
+        endChannel(M, HW, thread, threads), cols, C,
         activationScale, zeroPoint, memberField<usize>(members, m, 20), memberField<usize>(members, m, 24),
         memberField<usize>(members, m, 8), memberField<i32>(members, m, 16) != 0,
         outputScale > 0 ? 1 / outputScale : 0, memberField<i32>(members, m, 32));

@@ -1,4 +1,5 @@
-// Fully connected layer, LRN, softmax and a standalone ReLU: the small layers around the convolutions.
+// Fully connected layer, LRN and a standalone ReLU: the small layers around the convolutions (softmax runs in
+// JavaScript, src/runtime/softmax.ts).
 
 import { largerOf } from './lanes';
 import { exp32, ln32 } from './math';
@@ -105,19 +106,6 @@ export function lrn(
     return root * sqrt(root);
   }
   return exp32(exponent * ln32(base));
-}
-
-export function softmax(x: usize, n: i32, y: usize): void {
-  let largest = -Infinity as f32;
-  for (let i = 0; i < n; i++) largest = max(largest, load<f32>(x + (<usize>i << 2)));
-  let sum: f32 = 0;
-  for (let i = 0; i < n; i++) {
-    const e = exp32(load<f32>(x + (<usize>i << 2)) - largest);
-    store<f32>(y + (<usize>i << 2), e);
-    sum += e;
-  }
-  const inverse: f32 = 1 / sum;
-  for (let i = 0; i < n; i++) store<f32>(y + (<usize>i << 2), load<f32>(y + (<usize>i << 2)) * inverse);
 }
 
 export function relu(x: usize, n: i32, y: usize): void {

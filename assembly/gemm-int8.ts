@@ -180,14 +180,15 @@ export function packQuantisedColumns(src: usize, rowStride: i32, K: i32, N: i32,
 }
 
 /**
- * C[M × N] (row stride ldc values) from packed int8 weights and activations; `activationScale`/`zeroPoint`
- * describe the activations, `weightScales`/`rowSums`/`bias` (padded to whole panels) the weights. C is f32, or
+ * Rows [firstRow, M) (firstRow a multiple of GEMM_MR) of C[M × N] (row stride ldc values) from packed int8 weights
+ * and activations; `activationScale`/`zeroPoint` describe the activations, `weightScales`/`rowSums`/`bias` (padded
+ * to whole panels) the weights; the pointers are the whole matrices'. C is f32, or
  * with `outputInverseScale` > 0 quantised bytes: quantise(value, outputInverseScale, outputZeroPoint) of the
  * same f32 value, so that a layer feeding int8 layers hands them bytes. With `sums`, C is instead the raw i32
  * sums Σₖ A[m][k]·B[k][n] (gemmInt8Sums).
  */
 export function gemmInt8(
-  packedA: usize, packedB: usize, C: usize, ldc: i32, M: i32, N: i32, K: i32,
+  packedA: usize, packedB: usize, C: usize, ldc: i32, firstRow: i32, M: i32, N: i32, K: i32,
   activationScale: f32, zeroPoint: i32, weightScales: usize, rowSums: usize, bias: usize, relu: bool,
   outputInverseScale: f32, outputZeroPoint: i32, sums: bool = false,
 ): void {
@@ -200,7 +201,7 @@ export function gemmInt8(
   for (let n0 = 0, tile = 0; n0 < N; n0 += GEMM_NR, tile++) {
     const cols = min(GEMM_NR, N - n0);
     const b = packedB + <usize>tile * tileBytes;
-    for (let p = 0; p < panels; p++) {
+    for (let p = firstRow / GEMM_MR; p < panels; p++) {
       const row0 = p * GEMM_MR;
       const a = packedA + <usize>p * panelBytes;
       const rowOffset = <usize>row0 << 2;
@@ -219,7 +220,7 @@ export function gemmInt8(
  * the int8 Winograd convolution (winograd-int8.ts) finishes them after its output transform.
  */
 export function gemmInt8Sums(packedA: usize, packedB: usize, C: usize, ldc: i32, M: i32, N: i32, K: i32): void {
-  gemmInt8(packedA, packedB, C, ldc, M, N, K, 0, 0, 0, 0, 0, false, 0, 0, true);
+  gemmInt8(packedA, packedB, C, ldc, 0, M, N, K, 0, 0, 0, 0, 0, false, 0, 0, true);
 }
 
 /** acc + the 4-lane dot products of a (one row's group, broadcast) with b (four columns' groups). */

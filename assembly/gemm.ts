@@ -61,32 +61,33 @@ export function gemmScratchBytes(K: i32): usize {
 }
 
 /**
- * Runs the GEMM. `bias` must hold at least ⌈M / GEMM_MR⌉·GEMM_MR floats (zero-padded by the runtime).
+ * Runs the GEMM for rows [firstRow, M) of C (firstRow a multiple of GEMM_MR; the pointers are the whole matrices').
+ * `bias` must hold at least ⌈M / GEMM_MR⌉·GEMM_MR floats (zero-padded by the runtime).
  * Column tiles form the outer loop: each K×8 sliver of B is first copied into `scratch` as one contiguous
  * run (B's rows are ldb floats apart, a cache line and often a page each), and stays in L1 while every weight
  * panel streams past it. The copy makes the tile about 1.35× faster in V8 (measured in Node 20 and Deno).
  */
 export function gemm(
   packedA: usize, B: usize, ldb: i32, C: usize, ldc: i32,
-  M: i32, N: i32, K: i32, bias: usize, relu: bool, scratch: usize,
+  firstRow: i32, M: i32, N: i32, K: i32, bias: usize, relu: bool, scratch: usize,
 ): void {
   for (let n0 = 0; n0 < N; n0 += GEMM_NR) {
     packSliver(B + (<usize>n0 << 2), <usize>ldb << 2, K, scratch);
-    multiplySliver(packedA, scratch, C + (<usize>n0 << 2), ldc, M, min(GEMM_NR, N - n0), K, bias, relu);
+    multiplySliver(packedA, scratch, C + (<usize>n0 << 2), ldc, firstRow, M, min(GEMM_NR, N - n0), K, bias, relu);
   }
 }
 
 /**
- * C[M × cols] (row stride ldc floats) = A · sliver + bias, optional ReLU, for one packed K × GEMM_NR sliver of B
- * (packSliver's): every weight panel streams past it.
+ * Rows [firstRow, M) of C[M × cols] (row stride ldc floats) = A · sliver + bias, optional ReLU, for one packed
+ * K × GEMM_NR sliver of B (packSliver's): every weight panel from firstRow (a multiple of GEMM_MR) streams past it.
  */
 // @ts-ignore: decorator
 @inline export function multiplySliver(
-  packedA: usize, sliver: usize, C: usize, ldc: i32, M: i32, cols: i32, K: i32, bias: usize, relu: bool,
+  packedA: usize, sliver: usize, C: usize, ldc: i32, firstRow: i32, M: i32, cols: i32, K: i32, bias: usize, relu: bool,
 ): void {
   const panels = (M + GEMM_MR - 1) / GEMM_MR;
   const panelBytes = <usize>K * GEMM_MR * 4;
-  for (let p = 0; p < panels; p++) {
+  for (let p = firstRow / GEMM_MR; p < panels; p++) {
     const row0 = p * GEMM_MR;
     const rows = min(GEMM_MR, M - row0);
     const a = packedA + <usize>p * panelBytes;

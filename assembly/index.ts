@@ -12,7 +12,7 @@ export {
   WINOGRAD_INT8_MAX_CHANNELS,
 } from './winograd-int8';
 export { maxPool2dShare, maxPoolScratchBytes, averagePool2d, globalAveragePool } from './pool';
-export { dense, denseInt8, lrn, softmax, relu } from './dense';
+export { dense, denseInt8, lrn, relu } from './dense';
 export { int8WeightBytes, packInt8Weights, activationRange, quantiseActivations } from './gemm-int8';
 export { probeInt8Dot } from './probe';
 

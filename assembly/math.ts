@@ -1,6 +1,6 @@
-// e^x and ln x for softmax and LRN, computed in f64 and rounded once to f32: within an ulp of the exact value.
-// AssemblyScript's Mathf.exp and Mathf.log are table-driven and faster, but their tables and code took 2.5 %
-// of every build, and these two kernels spend a few microseconds in them per inference.
+// e^x and ln x for LRN's powers other than 0.75, computed in f64 and rounded once to f32: within an ulp of the
+// exact value. AssemblyScript's Mathf.exp and Mathf.log are table-driven and faster, but their tables and code
+// took 2.5 % of every build.
 
 const LN2: f64 = 0.6931471805599453;
 const LOG2E: f64 = 1.4426950408889634;

@@ -53,15 +53,15 @@ export function maxPool2dShare(
     for (let oy = 0; oy < OH; oy++) {
       const y0 = oy * SH - padTop;
       maximaOverRows<T>(plane + <usize>(max(y0, 0) * W) * size, W, min(y0 + KH, H) - max(y0, 0), columnMaxima);
-      let ox = 0;
-      if (vectorised) {
-        for (; ox < interiorBegin; ox++) store<T>(dst + <usize>ox * size, maxOverColumns<T>(columnMaxima, W, ox * SW - padLeft, KW));
-        for (; ox + lanes <= interiorEnd; ox += lanes) {
-          const window = columnMaxima + <usize>(ox * SW - padLeft) * size;
-          v128.store(dst + <usize>ox * size, maxOfWindows<T>(window, KW, SW));
+      for (let ox = 0; ox < OW;) {
+        if (vectorised && ox >= interiorBegin && ox + lanes <= interiorEnd) {
+          v128.store(dst + <usize>ox * size, maxOfWindows<T>(columnMaxima + <usize>(ox * SW - padLeft) * size, KW, SW));
+          ox += lanes;
+        } else {
+          store<T>(dst + <usize>ox * size, maxOverColumns<T>(columnMaxima, W, ox * SW - padLeft, KW));
+          ox++;
         }
       }
-      for (; ox < OW; ox++) store<T>(dst + <usize>ox * size, maxOverColumns<T>(columnMaxima, W, ox * SW - padLeft, KW));
       dst += <usize>OW * size;
     }
   }

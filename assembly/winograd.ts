@@ -239,7 +239,7 @@ export function winogradConvShare(
     for (let xi = 0; xi < 16; xi++) {
       gemm(
         transformedWeights + <usize>xi * weightMatrixBytes, transformed + (<usize>(xi * C * vStride) << 2), vStride,
-        products + (<usize>(xi * M * tiles) << 2), tiles, M, tiles, C,
+        products + (<usize>(xi * M * tiles) << 2), tiles, 0, M, tiles, C,
         xi == BIAS_POSITION ? bias : zeroBias, false, gemmScratch,
       );
     }

@@ -10,6 +10,7 @@ import type { Graph } from '../src/graph/ir.js';
 import type { RawImage } from '../src/image/raw-image.js';
 import { loadModel } from '../src/runtime/load.js';
 import type { Model } from '../src/runtime/model.js';
+import { softmaxInto } from '../src/runtime/softmax.js';
 import { readFixture } from './support/fixtures.js';
 import {
   FASHION_MNIST_LABELS, seededBytes, seedModelFile, textbookBilinear, withJpegSize, withPngSize,
@@ -158,5 +159,21 @@ describe('the default model (models/googlenet-seed-fmnist.int8.safetensors)', ()
       const [top] = model.classify(new Uint8Array(readFileSync(new URL(file, SAMPLES))), { topK: 1 });
       expect(top, file).toMatchObject({ index, label });
     });
+  });
+});
+
+describe('softmaxInto (a Softmax layer and classify()\'s probabilities)', () => {
+  it('gives e^x / Σ e^x in float64, in place too, for logits whose e^x would overflow', () => {
+    const logits = Float32Array.from({ length: 1000 }, (_, i) => 800 * Math.sin(i * 0.37) ** 3);
+    const max = Math.max(...logits);
+    const expected = Array.from(logits, (x) => Math.exp(x - max));
+    const sum = expected.reduce((a, b) => a + b, 0);
+    const probabilities = new Float64Array(logits.length);
+    softmaxInto(logits, probabilities);
+    probabilities.forEach((p, i) => expect(p).toBeCloseTo(expected[i] / sum, 15));
+    expect(probabilities.reduce((a, b) => a + b, 0)).toBeCloseTo(1, 12);
+    const inPlace = Float32Array.from(logits);
+    softmaxInto(inPlace, inPlace);
+    inPlace.forEach((p, i) => expect(Math.abs(p - expected[i] / sum)).toBeLessThanOrEqual(2 ** -23 * (expected[i] / sum) + 1e-45));
   });
 });

@@ -32,6 +32,9 @@ const CASES: ConvCase[] = [
   { C: 4, H: 9, W: 45, M: 5, KH: 3, KW: 3, SH: 2, SW: 2, pads: [1, 1, 1, 1] }, // stride 2: vector runs at share ends
   { C: 2, H: 3, W: 3, M: 3, KH: 3, KW: 3, SH: 1, SW: 1, pads: [1, 1, 1, 1] }, // fewer tiles and channels than threads
   { C: 128, H: 24, W: 112, M: 6, KH: 3, KW: 3, SH: 2, SW: 2, pads: [1, 1, 1, 1] }, // several im2col bands per share
+  { C: 6, H: 2, W: 2, M: 23, KH: 3, KW: 3, SH: 1, SW: 1, pads: [1, 1, 1, 1] }, // one tile of columns: threads split channels
+  { C: 9, H: 2, W: 3, M: 14, KH: 1, KW: 1, SH: 1, SW: 1, pads: [0, 0, 0, 0] }, // the same, pointwise
+  { C: 5, H: 1, W: 2, M: 6, KH: 3, KW: 3, SH: 1, SW: 1, pads: [1, 1, 1, 1] }, // fewer panels than threads: some get none
 ];
 
 const sameBits = (a: ArrayLike<number>, b: ArrayLike<number>) => a.length === b.length && Array.from(a).every((v, i) => Object.is(v, b[i]));
@@ -118,11 +121,12 @@ describe.each(VARIANTS)('share kernels, %s build', (variant) => {
     }
   });
 
-  it('a pointwise group gives each member\'s own conv2d and conv2dInt8 bits, however its tiles are split', async () => {
+  // On a 2×3 map, one tile of columns, threads split the members' channels instead of the tiles.
+  it.each([[9, 11], [2, 3]])('a pointwise group on a %i×%i map gives each member\'s own conv2d and conv2dInt8 bits, however it is split', async (H, W) => {
     const kernels = await RawKernels.load(variant);
     const k = kernels.exports;
     const memberBytes = k.GROUP_MEMBER_BYTES.value as number;
-    const [C, H, W] = [37, 9, 11];
+    const C = 37;
     const N = H * W;
     const rowsOf = [8, 6, 13]; // not all whole panels
     const input = randomFloats(C * N, 150).map((v) => v + 0.3);
@@ -133,11 +137,11 @@ describe.each(VARIANTS)('share kernels, %s build', (variant) => {
       const outputScale = i === rowsOf.length - 1 ? Math.fround(4 / 255) : 0;
       return { M, ...uploadWeights(kernels, M, C, 151 + 2 * i), relu: i % 2, outputScale, outputZeroPoint: outputScale ? 17 : 0 };
     });
-    const scratchFor = (threads: number) => kernels.alloc(k.convScratchBytes(C, H, W, 1, 1, 1, 1, 0, 0, 0, 0, 1, threads) / 4);
+    const scratchFor = (int8: boolean, threads: number) => kernels.alloc(k.convScratchBytes(C, H, W, 1, 1, 1, 1, 0, 0, 0, 0, +int8, threads) / 4);
     /** The members' own outputs, from separate convolutions or from the group (one table record per member). */
     const run = (int8: boolean, threads: number, grouped: boolean) => {
       const outputs = members.map(({ M }) => kernels.alloc(M * N));
-      const scratch = scratchFor(threads);
+      const scratch = scratchFor(int8, threads);
       if (grouped) {
         const table = kernels.alloc((members.length * memberBytes) / 4);
         const words = new Int32Array(k.memory.buffer, table, (members.length * memberBytes) / 4);

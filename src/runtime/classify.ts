@@ -6,6 +6,7 @@ import { decodeImage } from '../image/decode.js';
 import { preprocessImage } from '../image/preprocess.js';
 import type { ImageLimits, RawImage } from '../image/raw-image.js';
 import type { Model, ModelInfo } from './model.js';
+import { softmaxInto } from './softmax.js';
 
 /** Encoded PNG or JPEG bytes, or decoded pixels. */
 export type ImageInput = Uint8Array | ArrayBuffer | RawImage;
@@ -36,7 +37,8 @@ export function classify(model: Model, image: ImageInput, options: ClassifyOptio
   const preprocess = model.metadata?.preprocess ?? defaultPreprocess(input);
   const pixels = image instanceof Uint8Array || image instanceof ArrayBuffer ? decodeImage(image, options.limits) : image;
   const { data } = model.run(preprocessImage(pixels, preprocess), [1, ...input.dims.slice(1)]);
-  const probabilities = endsInSoftmax(model.info) ? data : softmax(data);
+  let probabilities: Float32Array | Float64Array = data;
+  if (!endsInSoftmax(model.info)) softmaxInto(data, (probabilities = new Float64Array(data.length)));
   const labels = model.metadata?.labels;
   return [...probabilities]
     .map((probability, index) => ({ label: labels?.[index] ?? `class ${index}`, index, probability }))
@@ -47,11 +49,4 @@ export function classify(model: Model, image: ImageInput, options: ClassifyOptio
 /** Whether the first output is computed by a Softmax layer. */
 function endsInSoftmax({ layers, outputs }: ModelInfo): boolean {
   return layers.find((layer) => layer.output === outputs[0].name)?.op === 'Softmax';
-}
-
-function softmax(logits: Float32Array): Float64Array {
-  const max = Math.max(...logits);
-  const exps = Float64Array.from(logits, (logit) => Math.exp(logit - max));
-  const total = exps.reduce((sum, value) => sum + value, 0);
-  return exps.map((value) => value / total);
 }

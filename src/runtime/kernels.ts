@@ -88,7 +88,6 @@ export interface KernelExports {
   dense(x: Ptr, inFeatures: number, weights: Ptr, bias: Ptr, outFeatures: number, relu: number, y: Ptr): void;
   denseInt8(x: Ptr, inFeatures: number, weights: Ptr, scales: Ptr, bias: Ptr, outFeatures: number, relu: number, y: Ptr): void;
   lrn(input: Ptr, C: number, HW: number, size: number, alpha: number, beta: number, bias: number, output: Ptr): void;
-  softmax(x: Ptr, n: number, y: Ptr): void;
   relu(x: Ptr, n: number, y: Ptr): void;
   int8WeightBytes(M: number, K: number): number;
   packInt8Weights(src: Ptr, dst: Ptr, M: number, K: number, rowSums: Ptr): void;

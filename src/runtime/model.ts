@@ -23,6 +23,7 @@ import { groupPointwiseSiblings, pointwiseGroups } from '../graph/schedule.js';
 import { elementCount, inferShapes } from '../graph/shapes.js';
 import { classify, type ClassifyOptions, type ImageInput, type Prediction } from './classify.js';
 import { quantisedTensors } from './quantised-tensors.js';
+import { softmaxInto } from './softmax.js';
 import { growMemoryTo, writeGroupTable, type Kernels, type KernelVariant } from './kernels.js';
 
 /** GEMM tiles read up to a tile width past the end of a buffer (never stored); keep those reads in bounds. */
@@ -621,7 +622,11 @@ function compileStep(node: Node, context: StepContext): Step {
     case 'Softmax': {
       const width = outDims[outDims.length - 1], rows = elementCount(outDims) / width;
       return () => {
-        for (let row = 0; row < rows; row++) k.softmax(input + row * width * 4, width, output + row * width * 4);
+        const heap = new Float32Array(k.memory.buffer);
+        for (let row = 0; row < rows; row++) {
+          const from = input / 4 + row * width, to = output / 4 + row * width;
+          softmaxInto(heap.subarray(from, from + width), heap.subarray(to, to + width));
+        }
       };
     }
     case 'Reshape':

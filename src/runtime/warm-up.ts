@@ -25,7 +25,7 @@ const warmedUp = new WeakMap<WebAssembly.Module, Set<Precision>>();
 /**
  * The network, on a 3 × 24 × 24 input: a 7×7 stride-2 convolution to 8 × 12 × 12, 3×3 max pooling and LRN, a
  * pointwise group of two 1×1 convolutions, a Winograd 3×3 convolution (run on four of the maps), global average
- * pooling, a dense layer and softmax. Its values are arbitrary but finite; its results are not read.
+ * pooling and a dense layer. Its values are arbitrary but finite; its results are not read.
  */
 const [INPUT_CHANNELS, INPUT_SIZE, CHANNELS, SIZE, CLASSES] = [3, 24, 8, 12, 10];
 
@@ -54,7 +54,7 @@ export function warmUpKernels(kernels: Kernels, precision: Precision): void {
   // Written by packInt8Weights for each layer in turn: every layer reads the last one's, which is fine here.
   const rowSums = reserve(CHANNELS * 4);
   const [convolved, pooled, normalised, branch1, branch2, transformed] = [0, 1, 2, 3, 4, 5].map(() => reserve(mapBytes));
-  const [averaged, logits, probabilities] = [CHANNELS, CLASSES, CLASSES].map((count) => reserve(count * 4));
+  const [averaged, logits] = [CHANNELS, CLASSES].map((count) => reserve(count * 4));
   const table = reserve(2 * (k.GROUP_MEMBER_BYTES.value as number));
   const scratch = reserve(Math.max(
     k.convScratchBytes(INPUT_CHANNELS, INPUT_SIZE, INPUT_SIZE, 7, 7, 2, 2, 3, 3, 3, 3, +int8, 1),
@@ -124,6 +124,5 @@ export function warmUpKernels(kernels: Kernels, precision: Precision): void {
     k.globalAveragePool(transformed, CHANNELS, plane, averaged);
     if (int8) k.denseInt8(averaged, CHANNELS, dense, constants, constants, CLASSES, 0, logits);
     else k.dense(averaged, CHANNELS, dense, constants, CLASSES, 0, logits);
-    k.softmax(logits, CLASSES, probabilities);
   }
 }

@@ -74,10 +74,3 @@ export function referenceDense(
     return relu ? Math.max(0, sum) : sum;
   });
 }
-
-export function referenceSoftmax(x: Float32Array): Float64Array {
-  const largest = Math.max(...x);
-  const exps = Float64Array.from(x, (v) => Math.exp(v - largest));
-  const sum = exps.reduce((a, b) => a + b, 0);
-  return exps.map((e) => e / sum);
-}
