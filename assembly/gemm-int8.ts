@@ -1,5 +1,6 @@
-// int8 convolution: weights int8 (symmetric, per output channel, ±127), activations quantised per tensor to
-// unsigned 8-bit values q = round(x / scale) + zeroPoint in [0, 255], products summed exactly in i32:
+// int8 convolution: weights int8 per output channel (±127 as the runtime quantises them; a file may hold −128 too),
+// activations quantised per tensor to unsigned 8-bit values q = round(x / scale) + zeroPoint in [0, 255], products
+// summed exactly in i32:
 //
 //   y[m][n] = (Σₖ w_q[m][k]·x_q[k][n] − zeroPoint·Σₖ w_q[m][k]) · (scale · weightScale[m]) + bias[m]
 //
@@ -48,7 +49,7 @@ export function int8WeightBytes(M: i32, K: i32): usize {
 }
 
 /**
- * Packs row-major int8 weights [M × K] (quantised per row by the runtime, ±127) into GEMM_MR-row panels of
+ * Packs row-major int8 weights [M × K] (quantised per row) into GEMM_MR-row panels of
  * k-groups, and writes each row's sum of values (for the zero-point correction); rows past M get zeros.
  *
  * A row's values go to one lane of each group of its panel. SIMD builds take 16 values at a time: widened to

@@ -5,9 +5,9 @@
 // - the input is quantised as the direct convolution quantises it, then centred: d = q − zeroPoint, in
 //   [−255, 255], and 0 in the padding. V = Bᵀ d B adds or subtracts four of them: within ±1020, so i16;
 // - G has halves, so the weights are transformed with 2G: U = (2G) g (2G)ᵀ = 4 · G g Gᵀ, a sum of nine ±int8:
-//   within ±1143, i16 again. U and V meet in the int8 GEMM's i16 dot products (gemm-int8.ts), summed in i32;
+//   within ±1152, i16 again. U and V meet in the int8 GEMM's i16 dot products (gemm-int8.ts), summed in i32;
 // - Y = Aᵀ M A is then 4 × the direct convolution's Σ w·(q − zeroPoint). i32 sums may wrap along the way, but
-//   wrapping arithmetic is exact modulo 2³², and Y itself fits while C · 9 · 127 · 255 · 4 < 2³¹
+//   wrapping arithmetic is exact modulo 2³², and Y itself fits while C · 9 · 128 · 255 · 4 < 2³¹
 //   (C ≤ WINOGRAD_INT8_MAX_CHANNELS). Y / 4 goes through the direct convolution's epilogue: × scale, + bias,
 //   ReLU, f32 or bytes.
 //
@@ -27,7 +27,7 @@ import { shareStart } from './share';
 import { add, storeOutputPairs, storeTransformedKernels, sub, transformInputTiles } from './winograd';
 
 /** The most input channels whose sums stay exact in i32 (see the top of this file). */
-export const WINOGRAD_INT8_MAX_CHANNELS: i32 = 1841;
+export const WINOGRAD_INT8_MAX_CHANNELS: i32 = 1827;
 
 /** Tiles per input transform step (one per i16 lane) and per output transform step (one per i32 lane). */
 const INPUT_LANES: i32 = ASC_FEATURE_SIMD ? 8 : 1;

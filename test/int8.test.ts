@@ -156,6 +156,38 @@ describe('winogradConvInt8Share', () => {
   });
 });
 
+describe('int8 weights of -128 (a model file may hold them)', () => {
+  it('are exact in the direct and the Winograd convolution up to WINOGRAD_INT8_MAX_CHANNELS, the largest sums', async () => {
+    // Every weight -128 and every input at the top of a range from 0 (zero point 0, so every q − zeroPoint is 255):
+    // the sum of each output, C · 9 · (-128) · 255, is as far from 0 as an int8 Winograd convolution can reach.
+    for (const variant of KERNEL_VARIANTS) {
+      const kernels = await RawKernels.load(variant);
+      const k = kernels.exports;
+      const C = k.WINOGRAD_INT8_MAX_CHANNELS.value as number, [H, W, M] = [3, 4, 4];
+      const pads = [0, 0, 0, 0] as const, N = 2; // a 1×2 output: every output reads all nine taps of every channel
+      const K = C * 9;
+      const values = kernels.alloc(Math.ceil((M * K + 16) / 4));
+      new Int8Array(k.memory.buffer, values, M * K).fill(-128);
+      const weightScale = Math.fround(1 / 1024), activationScale = Math.fround(1 / 255);
+      const scales = kernels.alloc(M, new Float32Array(M).fill(weightScale)), biasAt = kernels.alloc(M, [0.5, -1, 2, 0]);
+      const packed = kernels.alloc(k.int8WeightBytes(M, K) / 4), sums = kernels.alloc(M);
+      k.packInt8Weights(values, packed, M, K, sums);
+      const transformed = kernels.alloc(k.winogradInt8WeightBytes(M, C) / 4);
+      k.winogradInt8TransformWeights(values, M, C, transformed);
+      const inputAt = kernels.alloc(C * H * W, new Float32Array(C * H * W).fill(1));
+      const direct = kernels.alloc(M * N), winograd = kernels.alloc(M * N);
+      conv2dInt8(k, inputAt, C, H, W, packed, scales, sums, biasAt, M, 3, 3, 1, 1, ...pads, activationScale, 0, 0,
+        direct, kernels.alloc(k.convScratchBytes(C, H, W, 3, 3, 1, 1, ...pads, 1, 1) / 4), 0, 0, 0);
+      k.winogradConvInt8Share(inputAt, C, H, W, transformed, scales, biasAt, M, ...pads, activationScale, 0, 0, winograd,
+        kernels.alloc(k.winogradInt8ScratchBytes(C, H, W, M, ...pads) / 4), 0, 0, 0, 0, 1);
+      const exact = C * 9 * -128 * 255 * activationScale * weightScale;
+      const expected = [0.5, -1, 2, 0].flatMap((bias) => [exact + bias, exact + bias]);
+      expect(sameBits(kernels.read(winograd, M * N), kernels.read(direct, M * N)), variant).toBe(true);
+      kernels.read(direct, M * N).forEach((y, i) => expect(Math.abs(y - expected[i])).toBeLessThan(1e-6 * Math.abs(exact)));
+    }
+  });
+});
+
 describe('denseInt8', () => {
   it('is bit-identical in every build and equals the f32 dense over the dequantised weights', async () => {
     for (const [inFeatures, outFeatures, seed] of [[37, 11, 1], [1024, 10, 2], [3, 5, 3]]) {

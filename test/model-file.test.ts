@@ -462,8 +462,6 @@ const CORRUPTIONS: [string, () => Uint8Array, string | RegExp][] = [
     'model file: tensor "d1.weight.scale": scale 0 is 0; scales must be finite and positive'],
   ['an infinite scale', () => corrupted((parts) => setFloat(parts, 'd1.weight.scale', 0, Infinity)),
     'model file: tensor "d1.weight.scale": scale 0 is Infinity; scales must be finite and positive'],
-  ['an int8 value of -128', () => corrupted((parts) => { parts.data[spanOf(parts, 'c1.weight')[0] + 5] = 0x80; }),
-    'model file: tensor "c1.weight": value 5 is -128; int8 weights are symmetric, within ±127'],
   ['a NaN bias', () => corrupted((parts) => setFloat(parts, 'c1.bias', 3, NaN)), 'model file: tensor "c1.bias": value 3 is NaN'],
   ['a weight in the wrong precision', () => corrupted((_, metadata) => { metadata.weights = 'f16'; }),
     'model file: tensor "c1.weight": dtype I8 should be F16: it is a Conv weight of a "f16" file'],
@@ -485,6 +483,13 @@ describe('decodeModelFile rejects corrupt files with a ModelFormatError naming t
     expect(error).toBeInstanceOf(ModelFormatError);
     if (typeof message === 'string') expect((error as Error).message).toBe(message);
     else expect((error as Error).message).toMatch(message);
+  });
+
+  it('takes an int8 value of -128, which this package never writes, as -128 × its scale (not corrupt)', () => {
+    const bytes = corrupted((parts) => { parts.data[spanOf(parts, 'c1.weight')[0] + 5] = 0x80; });
+    const weight = decodeModelFile(bytes).graph.weights.get('c1.weight')!;
+    expect(weight.int8!.values[5]).toBe(-128);
+    expect(weight.data[5]).toBe(Math.fround(-128 * weight.int8!.scales[0]));
   });
 
   it('reads f16 infinities as corrupt too', () => {

@@ -27,7 +27,7 @@ import { f16ToF32Array, f32ToF16Array } from './f16.js';
 import { graphToJson, readGraphJson, weightReferences } from './graph-json.js';
 import { JsonField, plural, type Raise } from './json-field.js';
 import { defaultPreprocess, readPreprocess, type Preprocess } from './preprocess.js';
-import { INT8_LIMIT, int8Weight, quantizePerChannel } from './quantize.js';
+import { int8Weight, quantizePerChannel } from './quantize.js';
 import { parseSafetensors, raiseModelFileError, writeSafetensors, type Dtype, type StoredTensor } from './safetensors.js';
 
 export type { Preprocess } from './preprocess.js';
@@ -236,10 +236,8 @@ function quantizedValues(
   const scales = elements(scaleTensor, Float32Array);
   const bad = scales.findIndex((scale) => !(scale > 0 && scale < Infinity));
   if (bad >= 0) raiseModelFileError(`tensor "${scaleName}": scale ${bad} is ${scales[bad]}; scales must be finite and positive`);
-  const values = elements(tensor, Int8Array);
-  const outOfRange = values.indexOf(-INT8_LIMIT - 1);
-  if (outOfRange >= 0) fail(`value ${outOfRange} is ${-INT8_LIMIT - 1}; int8 weights are symmetric, within ±${INT8_LIMIT}`);
-  return { values, scales };
+  // Any int8 value goes, -128 included (this package writes ±127; the kernels are exact for all of them).
+  return { values: elements(tensor, Int8Array), scales };
 }
 
 function checkFinite(name: string, data: Float32Array): void {

@@ -13,7 +13,7 @@ interface DenoFile {
   read(into: Uint8Array): Promise<number | null>;
   close(): void;
 }
-declare const Deno: { open(file: string | URL): Promise<DenoFile> };
+declare const Deno: { open(file: string | URL): Promise<DenoFile>; readFileSync(file: URL): Uint8Array<ArrayBuffer> };
 
 configureHost({
   readLocalFile: async (file, maxBytes) => {
@@ -29,6 +29,8 @@ configureHost({
       opened.close();
     }
   },
+  readPackageFile: (url) => Deno.readFileSync(url),
+  compilesSynchronously: true,
   startThread: () => startWorkerThread(),
 });
 

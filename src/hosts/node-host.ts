@@ -1,9 +1,11 @@
 /**
- * Node and Bun as a host: package files and model paths read from disk, threads on node:worker_threads.
+ * Node and Bun as a host: package files and model paths read from disk (kernel builds synchronously), threads on
+ * node:worker_threads.
  * Imported for its effect by the package entry (node.ts) and by the command line, which imports only the
  * modules each command needs.
  */
 
+import { readFileSync } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { configureHost } from '../runtime/host.js';
 import { overModelLimit, readCapped, readSizedFile } from '../runtime/read-capped.js';
@@ -27,5 +29,10 @@ configureHost({
       await handle.close();
     }
   },
+  readPackageFile: (url) => {
+    const bytes = readFileSync(url);
+    return new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  },
+  compilesSynchronously: true,
   startThread: () => startWorkerThread(),
 });

@@ -10,6 +10,13 @@
  */
 export type LocalFileReader = (file: string | URL, maxBytes: number) => Promise<Uint8Array<ArrayBuffer>>;
 
+/**
+ * Reads one of the package's kernel builds by its file: URL, synchronously: they are small (about 20 KB) and the
+ * package's own, and a synchronous read takes 0.05 ms where an asynchronous open, stat and read take 0.6–2.5 ms
+ * of round trips through the event loop, at every cold start.
+ */
+export type PackageFileReader = (url: URL) => Uint8Array<ArrayBuffer>;
+
 /** The main thread's end of a started thread. */
 export interface ThreadPort {
   postMessage(message: unknown): void;
@@ -23,6 +30,14 @@ export interface ThreadPort {
 export interface Host {
   /** Absent where there is no file system (browsers, Workers). */
   readLocalFile?: LocalFileReader;
+  /** Absent where there is no file system; kernel builds are then read as any other URL. */
+  readPackageFile?: PackageFileReader;
+  /**
+   * Whether kernel builds are compiled and instantiated synchronously (Node, Bun, Deno): 0.4–0.8 ms for a build,
+   * where WebAssembly.compile() and instantiate(), which wait for the event loop, took up to 4 ms in Deno. Browsers
+   * refuse synchronous compiles of more than 4 KB on their main thread.
+   */
+  compilesSynchronously?: boolean;
   /**
    * Starts a thread that runs the package's thread worker (threads.ts's serveThread); a thread left idle must not
    * keep the process alive. Absent where the package runs single-threaded (browsers, Workers).

@@ -23,7 +23,10 @@ const THREADED_KERNEL_URLS: Record<ThreadedKernelVariant, () => URL> = {
 };
 
 export function readKernelBytes(variant: KernelVariant, threaded: boolean): Promise<Uint8Array<ArrayBuffer>> {
-  return readUrl(threaded ? THREADED_KERNEL_URLS[variant as ThreadedKernelVariant]() : KERNEL_URLS[variant]());
+  const url = threaded ? THREADED_KERNEL_URLS[variant as ThreadedKernelVariant]() : KERNEL_URLS[variant]();
+  const { readPackageFile } = host();
+  if (url.protocol !== 'file:' || !readPackageFile) return readUrl(url);
+  return readLocal(async () => readPackageFile(url), url, Infinity);
 }
 
 /** The bytes at `url`; a response over `maxBytes` (by its Content-Length, or as it streams in) is abandoned. */
