@@ -28,11 +28,11 @@ export function exp32(x: f32): f32 {
 }
 
 /**
- * ln x for x > 0 (NaN and +∞ come back as they are): x = 2ᵉ · m with m in [√½, √2), and
- * ln m = 2s(1 + s²/3 + s⁴/5 + …) with s = (m − 1)/(m + 1), |s| < 0.172, to s¹⁰/11 (the rest is below 1e-10).
+ * ln x: x = 2ᵉ · m with m in [√½, √2), and ln m = 2s(1 + s²/3 + s⁴/5 + …) with s = (m − 1)/(m + 1), |s| < 0.172,
+ * to s¹⁰/11 (the rest is below 1e-10). ln 0 = −∞; NaN for x < 0 or NaN; +∞ stays.
  */
 export function ln32(x: f32): f32 {
-  if (!(x < Infinity)) return x;
+  if (!(x > 0 && x < Infinity)) return x > 0 ? x : x == 0 ? -Infinity : NaN;
   const bits = reinterpret<u64>(<f64>x);
   let exponent = <i32>(bits >> 52) - 1023;
   let m = reinterpret<f64>((bits & 0x000F_FFFF_FFFF_FFFF) | 0x3FF0_0000_0000_0000);

@@ -1,11 +1,11 @@
 /**
  * Symmetric per-output-channel int8 weights: channel m (the first axis) keeps scale[m] = max|w[m, …]| / 127 and
  * q = round-half-to-even(w / scale[m]) in [-127, 127], so w ≈ q · scale[m] within scale[m] / 2. -128 is never
- * used: the range stays symmetric, which int8 dot-product kernels rely on.
+ * written, so the range stays symmetric; a file from elsewhere may hold it, and the kernels are exact for it too.
  */
 import type { QuantizedWeight, Weight } from '../graph/ir.js';
 
-export const INT8_LIMIT = 127;
+const INT8_LIMIT = 127;
 
 export function quantizePerChannel({ dims, data }: Weight): QuantizedWeight {
   const channels = dims[0];

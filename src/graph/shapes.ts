@@ -53,7 +53,8 @@ export function nodeOutputShape(
     }
     case 'LRN':
       if (!(node.size >= 1)) fail(node, `size must be at least 1, got ${node.size}`);
-      // The kernel raises bias + α/size · Σx² to the power β through exp and log (assembly/dense.ts).
+      // The kernel raises bias + α/size · Σx² to the power β by square roots or through exp and ln (assembly/dense.ts),
+      // for a positive base, which a positive bias makes it unless α < 0.
       if (!(node.bias > 0)) fail(node, `bias must be positive, got ${node.bias}`);
       return requireRank(node, input, 4);
     case 'Dense':

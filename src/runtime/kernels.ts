@@ -183,12 +183,26 @@ function compileVariant(variant: KernelVariant, threaded: boolean): Promise<WebA
   if (!compiled) {
     compiled = readKernelBytes(variant, threaded).then((bytes) => {
       if (!WebAssembly.validate(bytes)) return undefined;
-      return host().compilesSynchronously ? new WebAssembly.Module(bytes) : WebAssembly.compile(bytes);
+      return synchronously(() => new WebAssembly.Module(bytes)) ?? WebAssembly.compile(bytes);
     });
     compiled.catch(() => compiledModules.delete(key)); // a failed read is retried by the next load
     compiledModules.set(key, compiled);
   }
   return compiled;
+}
+
+/**
+ * `compile()` where the host compiles synchronously (see Host.compilesSynchronously); undefined elsewhere, or where
+ * the thread refuses it (a Chromium main thread, as under Electron, refuses modules over 4 KB with a RangeError).
+ */
+function synchronously<T>(compile: () => T): T | undefined {
+  if (!host().compilesSynchronously) return undefined;
+  try {
+    return compile();
+  } catch (error) {
+    if (error instanceof RangeError) return undefined;
+    throw error;
+  }
 }
 
 interface Candidate {
@@ -199,7 +213,7 @@ interface Candidate {
 /** Instantiates a build; a threaded one over a new shared memory. */
 async function instantiate(module: WebAssembly.Module, threaded: boolean): Promise<Candidate> {
   const imports: WebAssembly.Imports = threaded ? { env: { memory: new WebAssembly.Memory({ initial: 1, maximum: THREADED_MEMORY_PAGES, shared: true }) } } : {};
-  const instance = host().compilesSynchronously ? new WebAssembly.Instance(module, imports) : await WebAssembly.instantiate(module, imports);
+  const instance = synchronously(() => new WebAssembly.Instance(module, imports)) ?? await WebAssembly.instantiate(module, imports);
   return { module, exports: instance.exports as unknown as KernelExports };
 }
 
@@ -311,8 +325,9 @@ function selfTest({ exports, gemmRows }: Kernels): string | undefined {
 
   const floats = (count: number) => count * 4 + 64;
   const base = exports.heapBase();
+  const scratchBytes = exports.convScratchBytes(C, H, W, KH, KW, stride, stride, pad, pad, pad, pad, 0, 1);
   const layout = [input.length, weights.length, Math.ceil(M / gemmRows) * gemmRows * C * KH * KW, bias.length,
-    expected.length, C * KH * KW * OH * OW];
+    expected.length, scratchBytes / 4];
   const offsets: number[] = [];
   let cursor = base;
   for (const count of layout) {
