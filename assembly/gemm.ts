@@ -81,8 +81,7 @@ export function gemm(
  * Rows [firstRow, M) of C[M × cols] (row stride ldc floats) = A · sliver + bias, optional ReLU, for one packed
  * K × GEMM_NR sliver of B (packSliver's): every weight panel from firstRow (a multiple of GEMM_MR) streams past it.
  */
-// @ts-ignore: decorator
-@inline export function multiplySliver(
+export function multiplySliver(
   packedA: usize, sliver: usize, C: usize, ldc: i32, firstRow: i32, M: i32, cols: i32, K: i32, bias: usize, relu: bool,
 ): void {
   const panels = (M + GEMM_MR - 1) / GEMM_MR;
@@ -93,7 +92,10 @@ export function gemm(
     const a = packedA + <usize>p * panelBytes;
     const c = C + ((<usize>row0 * ldc) << 2);
     const biasRow = bias + (<usize>row0 << 2);
-    if (ASC_FEATURE_SIMD) {
+    if (ASC_FEATURE_SIMD && cols == 1 && p + 1 < panels) {
+      twoPanelsTimesColumn(a, panelBytes, sliver, c, <usize>ldc << 2, K, min(GEMM_MR, M - row0 - GEMM_MR), biasRow, relu);
+      p++;
+    } else if (ASC_FEATURE_SIMD) {
       tile4x8Simd(a, sliver, GEMM_NR * 4, c, <usize>ldc << 2, K, rows, cols, biasRow, relu);
     } else {
       tile4x8Scalar(a, sliver, GEMM_NR * 4, c, <usize>ldc << 2, K, rows, cols, biasRow, relu);
@@ -189,6 +191,29 @@ function tile4x8Simd(
   v128.store(t, c20, 64); v128.store(t, c21, 80);
   v128.store(t, c30, 96); v128.store(t, c31, 112);
   storeTilePart(c, ldcBytes, rows, cols);
+}
+
+/**
+ * Two panels (rows [0, 4 + secondRows) from `a`) times the first column of a sliver, for a last tile of one column
+ * (GoogLeNet's 5×5 and 11×11 maps leave one), where a 4×8 tile would do eight columns' work. Each row sums in the
+ * tile's order, so the bits are the tile's; two panels at a time, as one accumulator's additions wait on each other.
+ */
+function twoPanelsTimesColumn(
+  a: usize, panelBytes: usize, sliver: usize, c: usize, ldcBytes: usize, K: i32, secondRows: i32, bias: usize, relu: bool,
+): void {
+  let first = v128.load(bias), second = v128.load(bias, 16);
+  for (let k = 0; k < K; k++) {
+    const value = v128.load32_splat(sliver);
+    first = multiplyAdd(v128.load(a), value, first);
+    second = multiplyAdd(v128.load(a + panelBytes), value, second);
+    a += 16;
+    sliver += GEMM_NR * 4;
+  }
+  // Spilled as a one-column tile part: the rows of the first panel, then the second's.
+  const t = instanceScratch;
+  v128.store(t, applyRelu(first, relu));
+  v128.store(t, applyRelu(second, relu), 16);
+  for (let r = 0; r < GEMM_MR + secondRows; r++) store<f32>(c + <usize>r * ldcBytes, load<f32>(t + (<usize>r << 2)));
 }
 
 /** Same tile, same packed layout, plain f32 arithmetic: the reference the SIMD builds are tested against. */
