@@ -106,6 +106,27 @@ describe('kernel selection', () => {
     expect(read).not.toContain('googlenet.scalar.wasm');
   });
 
+  it('compiles asynchronously where a thread refuses synchronous compiles (as a Chromium main thread does past 4 KB)', async () => {
+    vi.resetModules(); // a fresh kernels.ts, whose cache of compiled builds is empty
+    await import('./support/node-host.js');
+    const fresh = await import('../src/runtime/kernels.js');
+    const refused: string[] = [];
+    const refuse = (name: string) => function () {
+      refused.push(name);
+      throw new RangeError(`WebAssembly.${name}(): refused synchronously`);
+    };
+    const stubs: Record<string, unknown> = { Module: refuse('Module'), Instance: refuse('Instance') };
+    vi.stubGlobal('WebAssembly', new Proxy(WebAssembly, { get: (target, key) => stubs[key as string] ?? Reflect.get(target, key) }));
+    try {
+      const kernels = await fresh.loadKernels({ variant: 'simd' });
+      expect(kernels.variant).toBe('simd');
+      expect(kernels.exports.kernelVariant()).toBe(1);
+    } finally {
+      vi.unstubAllGlobals();
+    }
+    expect(refused).toEqual(['Module', 'Instance']);
+  });
+
   it('forcing a build that fails its self-test is a clear error; forcing simd or scalar works', async () => {
     if (await relaxedDotIsCorrect()) {
       expect((await loadKernels({ variant: 'relaxed-simd' })).variant).toBe('relaxed-simd');

@@ -37,8 +37,8 @@ export function classify(model: Model, image: ImageInput, options: ClassifyOptio
   const preprocess = model.metadata?.preprocess ?? defaultPreprocess(input);
   const pixels = image instanceof Uint8Array || image instanceof ArrayBuffer ? decodeImage(image, options.limits) : image;
   const { data } = model.run(preprocessImage(pixels, preprocess), [1, ...input.dims.slice(1)]);
-  let probabilities: Float32Array | Float64Array = data;
-  if (!endsInSoftmax(model.info)) softmaxInto(data, (probabilities = new Float64Array(data.length)));
+  const probabilities = endsInSoftmax(model.info) ? data : new Float64Array(data.length);
+  if (probabilities !== data) softmaxInto(data, probabilities);
   const labels = model.metadata?.labels;
   return [...probabilities]
     .map((probability, index) => ({ label: labels?.[index] ?? `class ${index}`, index, probability }))
