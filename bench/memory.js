@@ -13,7 +13,9 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { formatNpy } from '../dist/cli/npy.js';
-import { DIMS, ensureInt8Model, INT8, median, ONNX, root, seededInput } from './googlenet-224.js';
+import { ensureInt8Model, GOOGLENET_224, median, root, seededInput } from './networks.js';
+
+const { dims: DIMS, int8: INT8, onnx: ONNX } = GOOGLENET_224;
 
 const { values } = parseArgs({ options: { trials: { type: 'string' }, quick: { type: 'boolean' }, peer: { type: 'string' } } });
 /** A peer's inference on the ONNX file, in this (fresh) process. */
@@ -22,18 +24,18 @@ async function runPeer(peer) {
   if (peer === 'onnxruntime-web') ort.env.wasm.numThreads = 1;
   const options = peer === 'onnxruntime-web' ? { executionProviders: ['wasm'] } : { intraOpNumThreads: 1 };
   const session = await ort.InferenceSession.create(new Uint8Array(readFileSync(ONNX)), options);
-  await session.run({ [session.inputNames[0]]: new ort.Tensor('float32', seededInput(), DIMS) });
+  await session.run({ [session.inputNames[0]]: new ort.Tensor('float32', seededInput(DIMS), DIMS) });
 }
 
 if (values.peer) {
   await runPeer(values.peer);
 } else {
-  ensureInt8Model();
+  ensureInt8Model(GOOGLENET_224);
   const trials = values.quick ? 1 : Number(values.trials ?? 3);
   if (!Number.isInteger(trials) || trials < 1) throw new Error(`--trials must be a positive integer, not ${values.trials}`);
   const folder = mkdtempSync(join(tmpdir(), 'googlenet-memory-'));
   const input = join(folder, 'x.npy'), output = join(folder, 'y.npy');
-  writeFileSync(input, formatNpy({ data: seededInput(), dims: DIMS }));
+  writeFileSync(input, formatNpy({ data: seededInput(DIMS), dims: DIMS }));
   const infer = (model, ...extra) => [`${root}dist/cli/main.js`, 'infer', '--model', model, '--input', input, '--output', output, ...extra];
   const setups = [
     { name: 'bare node -e 0', args: ['-e', '0'] },

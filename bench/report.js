@@ -87,32 +87,39 @@ for (const [index, { title, file, macs }] of first.graphs.entries()) {
   }
 }
 if (coldStarts.length) {
-  lines.push('## Cold start (bench/cold-start.js)', '');
-  lines.push(`A fresh process per trial (median of ${coldStarts[0].trials}), ${coldStarts[0].graph}: reading the file, importing the`);
-  lines.push('library, loading the model (for onnxruntime-web: creating the session), the first inference, and the median of');
-  lines.push('five warm ones after it. ms.', '');
-  lines.push('| runtime | what | read | import | load | first inference | warm | load + first | ratio | first / warm |');
-  lines.push('|---|---|---|---|---|---|---|---|---|---|');
+  const networks = [...new Set(coldStarts.flatMap(({ rows }) => rows.map((row) => row.network)))];
   const stepByStep = (row) => row.kernels !== undefined;
-  for (const { runtime, rows } of coldStarts) {
-    const peer = rows.find((row) => row.name.startsWith('onnxruntime-web'));
-    for (const row of rows.filter((row) => !stepByStep(row))) {
-      const cells = [row.read, row.import, row.load, row.first, row.warm, row.load + row.first].map((ms) => ms.toFixed(1));
-      const ratio = ((row.load + row.first) / (peer.load + peer.first)).toFixed(2);
-      lines.push(`| ${runtime} | ${row.name} | ${cells.join(' | ')} | ${ratio} | ${(row.first / row.warm).toFixed(2)} |`);
+  lines.push('## Cold start (bench/cold-start.js)', '');
+  lines.push(`A fresh process per trial (median of ${coldStarts[0].trials}, the setups' trials taken in turn): reading the file, importing the`);
+  lines.push('library, loading the model (for onnxruntime-web: creating the session), the first inference, and the median of');
+  lines.push('five warm ones after it. ms. Ratio = load + first inference over onnxruntime-web\'s in the same runtime.', '');
+  for (const network of networks) {
+    lines.push(`### ${network}`, '');
+    lines.push('| runtime | what | read | import | load | first inference | warm | load + first | ratio | first / warm |');
+    lines.push('|---|---|---|---|---|---|---|---|---|---|');
+    for (const { runtime, rows } of coldStarts) {
+      const ofNetwork = rows.filter((row) => row.network === network && !stepByStep(row));
+      const peer = ofNetwork.find((row) => row.name.startsWith('onnxruntime-web'));
+      for (const row of ofNetwork) {
+        const cells = [row.read, row.import, row.load, row.first, row.warm, row.load + row.first].map((ms) => ms.toFixed(1));
+        const ratio = ((row.load + row.first) / (peer.load + peer.first)).toFixed(2);
+        lines.push(`| ${runtime} | ${row.name} | ${cells.join(' | ')} | ${ratio} | ${(row.first / row.warm).toFixed(2)} |`);
+      }
     }
+    lines.push('');
   }
-  lines.push('', 'Ratio = load + first inference over onnxruntime-web\'s in the same runtime.', '');
   lines.push('Our load step by step, in trials of their own that take loadModel()\'s steps one at a time: the kernels (reading,');
   lines.push('compiling, instantiating and self-testing a build), decoding the file and checking the graph, the kernels\'');
   lines.push('warm-up (src/runtime/warm-up.ts), and the weights (laying out memory, unpacking and packing them). ms.', '');
-  lines.push('| runtime | what | kernels | decode | warm-up | weights | load | first inference | warm | first / warm |');
-  lines.push('|---|---|---|---|---|---|---|---|---|---|');
-  for (const { runtime, rows } of coldStarts) {
-    for (const row of rows.filter(stepByStep)) {
-      const load = row.kernels + row.decode + row.warmUp + row.weights;
-      const cells = [row.kernels, row.decode, row.warmUp, row.weights, load, row.first, row.warm].map((ms) => ms.toFixed(1));
-      lines.push(`| ${runtime} | ${row.name.replace(', step by step', '')} | ${cells.join(' | ')} | ${(row.first / row.warm).toFixed(2)} |`);
+  lines.push('| network | runtime | what | kernels | decode | warm-up | weights | load | first inference | warm | first / warm |');
+  lines.push('|---|---|---|---|---|---|---|---|---|---|---|');
+  for (const network of networks) {
+    for (const { runtime, rows } of coldStarts) {
+      for (const row of rows.filter((row) => row.network === network && stepByStep(row))) {
+        const load = row.kernels + row.decode + row.warmUp + row.weights;
+        const cells = [row.kernels, row.decode, row.warmUp, row.weights, load, row.first, row.warm].map((ms) => ms.toFixed(1));
+        lines.push(`| ${network} | ${runtime} | ${row.name.replace(', step by step', '')} | ${cells.join(' | ')} | ${(row.first / row.warm).toFixed(2)} |`);
+      }
     }
   }
   lines.push('');

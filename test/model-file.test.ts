@@ -392,6 +392,14 @@ const CORRUPTIONS: [string, () => Uint8Array, string | RegExp][] = [
   ['a header that is not an object', () => join({ header: {}, data: new Uint8Array() }, '[1, 2]'), 'model file: the header must be a JSON object, got [1,2]'],
   ['a tensor entry that is not an object', () => join({ header: { a: 3 } as any, data: new Uint8Array() }), 'model file: tensor "a" must be a JSON object, got 3'],
   ['a tensor entry with an unknown field', () => corrupted(({ header }) => { header['c1.bias'].offset = 3; }), 'model file: tensor "c1.bias" has an unknown field "offset"'],
+  ['a tensor entry with a misspelt field (three fields still)', () => corrupted(({ header }) => {
+    header['c1.bias'].offsets = header['c1.bias'].data_offsets;
+    delete header['c1.bias'].data_offsets;
+  }), 'model file: tensor "c1.bias" has an unknown field "offsets"'],
+  ['a tensor entry that is an array', () => join({ header: { a: ['F32', [1], [0, 4]] } as any, data: new Uint8Array(4) }),
+    'model file: tensor "a" must be a JSON object, got ["F32",[1],[0,4]]'],
+  ['a dtype inherited by every object', () => corrupted(({ header }) => { header['c1.bias'].dtype = 'constructor'; }),
+    /^model file: tensor "c1.bias": dtype must be one of BOOL, .*, got "constructor"$/],
   ['an unknown dtype', () => corrupted(({ header }) => { header['c1.weight'].dtype = 'Q4'; }), /^model file: tensor "c1.weight": dtype must be one of BOOL, .*, got "Q4"$/],
   ['a negative dimension', () => corrupted(({ header }) => { header['c1.weight'].shape = [4, -3, 3, 3]; }), 'model file: tensor "c1.weight": shape[1] must be an integer ≥ 0, got -3'],
   ['a shape that does not fit the offsets', () => corrupted(({ header }) => { header['c1.weight'].shape = [4, 3, 3, 2]; }),

@@ -234,15 +234,19 @@ function quantizedValues(
     );
   }
   const scales = elements(scaleTensor, Float32Array);
-  const bad = scales.findIndex((scale) => !(scale > 0 && scale < Infinity));
-  if (bad >= 0) raiseModelFileError(`tensor "${scaleName}": scale ${bad} is ${scales[bad]}; scales must be finite and positive`);
+  for (let i = 0; i < scales.length; i++) {
+    if (!(scales[i] > 0 && scales[i] < Infinity)) {
+      raiseModelFileError(`tensor "${scaleName}": scale ${i} is ${scales[i]}; scales must be finite and positive`);
+    }
+  }
   // Any int8 value goes, -128 included (this package writes ±127; the kernels are exact for all of them).
   return { values: elements(tensor, Int8Array), scales };
 }
 
+// Plain loops rather than findIndex(callback): every load checks thousands of values while the engine still
+// interprets this code, and a call per value costs there.
 function checkFinite(name: string, data: Float32Array): void {
-  const bad = data.findIndex((value) => !Number.isFinite(value));
-  if (bad >= 0) raiseModelFileError(`tensor "${name}": value ${bad} is ${data[bad]}`);
+  for (let i = 0; i < data.length; i++) if (!Number.isFinite(data[i])) raiseModelFileError(`tensor "${name}": value ${i} is ${data[i]}`);
 }
 
 /**

@@ -111,6 +111,9 @@ function splitFile(bytes: Uint8Array): { header: JsonField; data: Uint8Array } {
 
 /** One tensor entry, checked against the data buffer; its bytes are a view into that buffer. */
 function readTensor(name: string, value: unknown, data: Uint8Array): StoredTensor {
+  // Hundreds of entries are read on every load, while the engine still interprets this code: a well-formed one
+  // passes plain checks; anything else takes the path below, which names what is wrong.
+  if (isWellFormed(value, data.length)) return { dtype: value.dtype, shape: value.shape, bytes: data.subarray(...value.data_offsets) };
   const entry = new JsonField(value, `tensor "${name}"`, raiseModelFileError).object(TENSOR_FIELDS);
   const field = (key: string) => entry.get(key).renamed(`tensor "${name}": ${key}`);
   const dtype = field('dtype').oneOf(Object.keys(DTYPE_BYTES) as Dtype[]);
@@ -124,6 +127,28 @@ function readTensor(name: string, value: unknown, data: Uint8Array): StoredTenso
     offsets.fail(`[${begin}, ${end}] hold ${end - begin} bytes; shape [${shape.join(', ')}] of ${dtype} needs ${needed}`);
   }
   return { dtype, shape, bytes: data.subarray(begin, end) };
+}
+
+interface TensorEntry {
+  dtype: Dtype;
+  shape: number[];
+  data_offsets: [number, number];
+}
+
+/** Whether readTensor() would accept the entry: every check it makes, none of its messages. */
+function isWellFormed(value: unknown, dataBytes: number): value is TensorEntry {
+  if (typeof value !== 'object' || value === null || Object.keys(value).length !== TENSOR_FIELDS.length) return false;
+  const { dtype, shape, data_offsets: offsets } = value as Record<string, unknown>;
+  if (typeof dtype !== 'string' || !Object.hasOwn(DTYPE_BYTES, dtype) || !isCounts(shape) || !isCounts(offsets) || offsets.length !== 2) return false;
+  const [begin, end] = offsets;
+  return begin <= end && end <= dataBytes && byteSize(shape, DTYPE_BYTES[dtype as Dtype]) === end - begin;
+}
+
+/** An array of safe integers ≥ 0. */
+function isCounts(value: unknown): value is number[] {
+  if (!Array.isArray(value)) return false;
+  for (const item of value) if (!Number.isSafeInteger(item) || item < 0) return false;
+  return true;
 }
 
 function decodeUtf8(bytes: Uint8Array): string {
@@ -157,10 +182,11 @@ function checkCoverage(tensors: Map<string, StoredTensor>, data: Uint8Array): vo
   let previous: (typeof spans)[number] | undefined;
   for (const span of spans) {
     const reached = previous?.end ?? 0;
-    const after = previous ? `tensor "${previous.name}" [${previous.begin}, ${previous.end}]` : 'the start of the data';
-    const offsets = `tensor "${span.name}": data_offsets [${span.begin}, ${span.end}]`;
-    if (span.begin < reached) raiseModelFileError(`${offsets} overlap ${after}`);
-    if (span.begin > reached) raiseModelFileError(`${offsets} leave a gap after ${after}`);
+    if (span.begin !== reached) {
+      const after = previous ? `tensor "${previous.name}" [${previous.begin}, ${previous.end}]` : 'the start of the data';
+      const offsets = `tensor "${span.name}": data_offsets [${span.begin}, ${span.end}]`;
+      raiseModelFileError(span.begin < reached ? `${offsets} overlap ${after}` : `${offsets} leave a gap after ${after}`);
+    }
     previous = span;
   }
   const covered = previous?.end ?? 0;
