@@ -4,7 +4,7 @@
 // trials of their own that take loadModel()'s steps one at a time (src/runtime/load.ts). Runs under Node, Deno or
 // Bun (each trial in a child process of the same runtime); `npm run bench` runs it in all three. Writes
 // bench/results/cold-<runtime>.json for bench/report.js.
-// Options: --trials N (default 5), --quick (2 trials, writes nothing).
+// Options: --trials N (default 9), --quick (2 trials, writes nothing).
 
 import { spawnSync } from 'node:child_process';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
@@ -99,7 +99,7 @@ if (values.trial) {
   await trial(values.trial, values.model, values.dims.split(',').map(Number));
 } else {
   const { runtime, version, scriptArgs: args } = currentRuntime();
-  const trials = values.quick ? 2 : Number(values.trials ?? 5);
+  const trials = values.quick ? 2 : Number(values.trials ?? 9);
   if (!Number.isInteger(trials) || trials < 1) throw new Error(`--trials must be a positive integer, not ${values.trials}`);
   const setups = NETWORKS.flatMap((network) => {
     ensureInt8Model(network, args);

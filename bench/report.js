@@ -40,8 +40,10 @@ const lines = [
   `GMAC/s counts the graph's multiply-accumulates over our time; ceiling = that as a share of the measured per-core`,
   `ceiling of wasm SIMD here (${CEILING_GMACS.f32} GMAC/s f32, ${CEILING_GMACS.int8} int8; ../shared/ANCHORS.md) times the threads.`,
   '',
-  'Commands: `node --experimental-wasm-relaxed-simd bench/run.js`, `deno run -A bench/run.js`, `bun bench/run.js` (each',
-  'with `--runs N`), the same for bench/cold-start.js, `node bench/memory.js`, then `node bench/report.js`.',
+  'Commands: `node --expose-gc --experimental-wasm-relaxed-simd bench/run.js`, `deno run -A --v8-flags=--expose-gc',
+  'bench/run.js`, `bun bench/run.js` (each with `--runs N`; each series starts with a full garbage collection, and a',
+  'threaded one after 2 s of warm-up), bench/cold-start.js in each runtime, `node bench/memory.js`, then',
+  '`node bench/report.js`.',
   '',
 ];
 for (const [index, { title, file, macs }] of first.graphs.entries()) {

@@ -15,7 +15,7 @@ import * as ortWeb from 'onnxruntime-web';
 import { KERNEL_VARIANTS, collectActivationRanges, encodeModelFile, loadModel } from 'googlenet-wasm';
 import { importOnnx } from '../dist/onnx/import.js';
 import { quantizeToQdq } from './qdq.js';
-import { currentRuntime } from './runtime.js';
+import { collectGarbage, currentRuntime } from './runtime.js';
 import { buildTfjsGraph, initTfjs, toNhwc } from './tfjs.js';
 
 const { values } = parseArgs({ options: { runs: { type: 'string' }, quick: { type: 'boolean' } } });
@@ -56,11 +56,23 @@ function relativeL2(a, b) {
  * first used here, such as a threaded one, runs baseline code until its background compilation is done).
  */
 const WARM_UP_MS = 500;
+/**
+ * A threaded build's warm-up, longer: Bun's 2-thread int8 rows measured 0.93–1.25× native in three series after
+ * 0.5 s, 0.65–0.79× after 2 s (probably the engine's background compiler still busy, on two cores, with the
+ * workers' code while both threads were being timed).
+ */
+const THREADED_WARM_UP_MS = 2000;
 
-/** Times `run` `runs` times after a warm-up; returns the median in ms and the first run's result. */
-async function measure(run) {
+/**
+ * Times `run` `runs` times after a warm-up of `warmUpMs`; returns the median in ms and the first run's result. A
+ * full garbage collection first, where the runtime allows it, so that what earlier series left (the memories of
+ * disposed models, the peers' sessions) is not collected on the other core while a 2-thread series is timed: Node's
+ * 2-thread rows of the seed network measured 1.10× native without it, 0.79× with it.
+ */
+async function measure(run, warmUpMs = WARM_UP_MS) {
+  collectGarbage();
   const output = await run();
-  for (const start = performance.now(); performance.now() - start < WARM_UP_MS;) await run();
+  for (const start = performance.now(); performance.now() - start < warmUpMs;) await run();
   const times = [];
   for (let i = 0; i < runs; i++) {
     const start = performance.now();
@@ -142,7 +154,7 @@ async function profileLayers(setups) {
 async function measureThreads(setup, input, dims, reference, rows) {
   const model = await loadModel(setup.model, { precision: setup.peer, threads: THREADS });
   const { variant, threads } = model.info;
-  const ours = await measure(() => model.run(input, dims).data);
+  const ours = await measure(() => model.run(input, dims).data, THREADED_WARM_UP_MS);
   model.dispose();
   const single = rows.find((row) => row.precision === setup.precision && row.variant === variant);
   return { precision: setup.precision, variant, threads, ms: ours.ms, oneThreadMs: single.ms, error: relativeL2(ours.output, reference) };

@@ -4,3 +4,12 @@ export function currentRuntime() {
   if (globalThis.Bun) return { runtime: 'bun', version: globalThis.Bun.version, flags: [], scriptArgs: [] };
   return { runtime: 'node', version: process.versions.node, flags: process.execArgv, scriptArgs: process.execArgv };
 }
+
+/**
+ * A full garbage collection where the runtime offers one: Bun.gc, or gc() where the engine exposes it (`npm run
+ * bench` runs Node with --expose-gc and Deno with --v8-flags=--expose-gc); elsewhere nothing.
+ */
+export function collectGarbage() {
+  if (globalThis.Bun) globalThis.Bun.gc(true);
+  else globalThis.gc?.();
+}

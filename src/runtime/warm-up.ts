@@ -16,7 +16,12 @@ import { alignUp } from '../graph/plan.js';
 import { growMemoryTo, writeGroupTable, type Kernels } from './kernels.js';
 import type { Precision } from './model.js';
 
-/** Runs of the network: enough for V8 to start optimising each hot kernel (its tiering budget spent). */
+/**
+ * Runs of the network: enough for Node 20's V8 to start optimising each hot kernel (its tiering budget of about
+ * 1.8 MB of executed code spent). Newer V8s wait longer (Deno 2.9's V8 15: 13 MB), so there most kernels are
+ * optimised during the first inference instead; 12 runs would catch more of them but cost more load time than they
+ * save (the seed network in Deno: load +2.5 ms, first inference −0.5 ms).
+ */
 const RUNS = 4;
 
 /** The precisions each compiled module has been warmed up for. */
