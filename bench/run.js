@@ -57,8 +57,8 @@ function relativeL2(a, b) {
  */
 const WARM_UP_MS = 500;
 /**
- * A threaded build's warm-up, longer: Bun's 2-thread int8 rows measured 0.93–1.25× native in three series after
- * 0.5 s, 0.65–0.79× after 2 s (probably the engine's background compiler still busy, on two cores, with the
+ * A threaded build's warm-up, longer: Bun's 224² 2-thread int8 row measured 0.93–1.25× native in three series after
+ * 0.5 s, 0.68–0.69× in two after 2 s (probably the engine's background compiler still busy, on two cores, with the
  * workers' code while both threads were being timed).
  */
 const THREADED_WARM_UP_MS = 2000;
@@ -66,8 +66,9 @@ const THREADED_WARM_UP_MS = 2000;
 /**
  * Times `run` `runs` times after a warm-up of `warmUpMs`; returns the median in ms and the first run's result. A
  * full garbage collection first, where the runtime allows it, so that what earlier series left (the memories of
- * disposed models, the peers' sessions) is not collected on the other core while a 2-thread series is timed: Node's
- * 2-thread rows of the seed network measured 1.10× native without it, 0.79× with it.
+ * disposed models, the peers' sessions) is not collected on the other core while a 2-thread series is timed. It
+ * does not remove the host's own swings: Node's 2-thread seed-network row measured 0.79× and 1.10× native in two
+ * series with it, 0.83× and 1.10× in two without.
  */
 async function measure(run, warmUpMs = WARM_UP_MS) {
   collectGarbage();
