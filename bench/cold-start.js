@@ -1,9 +1,9 @@
 // Cold start: a fresh process per trial, timing module import, model load and the first inference, then the
 // median of a few warm inferences — ours from the int8 model file and from the ONNX file (f32), and
-// onnxruntime-web (session creation, first run) on the same ONNX file — for each network of bench/networks.js. Our load is also timed step by step, in
-// trials of their own that take loadModel()'s steps one at a time (src/runtime/load.ts). Runs under Node, Deno or
-// Bun (each trial in a child process of the same runtime); `npm run bench` runs it in all three. Writes
-// bench/results/cold-<runtime>.json for bench/report.js.
+// onnxruntime-web (session creation, first run) on the same ONNX file — for each network of bench/networks.js.
+// Our load is also timed step by step, in trials of their own that take loadModel()'s steps one at a time
+// (src/runtime/load.ts). Runs under Node, Deno or Bun (each trial in a child process of the same runtime);
+// `npm run bench` runs it in all three. Writes bench/results/cold-<runtime>.json for bench/report.js.
 // Options: --trials N (default 9), --quick (2 trials, writes nothing).
 
 import { spawnSync } from 'node:child_process';
@@ -96,6 +96,7 @@ async function loadStepByStep(bytes, timings) {
 }
 
 if (values.trial) {
+  if (!values.model || !values.dims) throw new Error('--trial needs --model FILE and --dims N,C,H,W');
   await trial(values.trial, values.model, values.dims.split(',').map(Number));
 } else {
   const { runtime, version, scriptArgs: args } = currentRuntime();

@@ -1,6 +1,6 @@
-// The networks the one-process-per-trial benchmarks (cold-start.js, memory.js) run: the torchvision GoogLeNet at
-// 224² and the seed network at 96², each as its ONNX file and the int8 model file converted from it once, with
-// the seeded input they all run.
+// The networks the one-process-per-trial benchmarks run: cold-start.js both, the torchvision GoogLeNet at 224² and
+// the seed network at 96², memory.js the 224² one; each as its ONNX file and the int8 model file converted from it
+// once, with the seeded input they all run.
 
 import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';

@@ -243,8 +243,8 @@ function quantizedValues(
   return { values: elements(tensor, Int8Array), scales };
 }
 
-// Plain loops rather than findIndex(callback): every load checks thousands of values while the engine still
-// interprets this code, and a call per value costs there.
+// Plain loops rather than findIndex(callback): every load checks every bias and scale (and an f32 or f16 file every
+// weight) while the engine still interprets this code, and a call per value costs there.
 function checkFinite(name: string, data: Float32Array): void {
   for (let i = 0; i < data.length; i++) if (!Number.isFinite(data[i])) raiseModelFileError(`tensor "${name}": value ${i} is ${data[i]}`);
 }

@@ -138,6 +138,7 @@ interface TensorEntry {
 /** Whether readTensor() would accept the entry: every check it makes, none of its messages. */
 function isWellFormed(value: unknown, dataBytes: number): value is TensorEntry {
   if (typeof value !== 'object' || value === null || Object.keys(value).length !== TENSOR_FIELDS.length) return false;
+  if (!TENSOR_FIELDS.every((field) => Object.hasOwn(value, field))) return false;
   const { dtype, shape, data_offsets: offsets } = value as Record<string, unknown>;
   if (typeof dtype !== 'string' || !Object.hasOwn(DTYPE_BYTES, dtype) || !isCounts(shape) || !isCounts(offsets) || offsets.length !== 2) return false;
   const [begin, end] = offsets;
